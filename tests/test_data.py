@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from PIL import Image
+from defect_nbs.core import find_magnetic_tile
 from defect_nbs.data import *
 
 def _png(path, size=(16, 12), value=128, mode='L'):
@@ -173,3 +174,97 @@ def test_folds_cover_every_image_once():
     tested = pd.concat([f[f.split == 'test'] for f in folds])
     assert tested.path.is_unique and len(tested) == 90
     for f in folds: check_no_leak(f); assert (f.split == 'valid').sum() > 0
+
+# --- near-duplicates --------------------------------------------------------------------------------
+
+def _dup_dataset(tmp):
+    "A small synthetic dataset plus three altered copies of `good_0003` (brighter, resized to another aspect, upside down)."
+    root = make_synthetic(tmp / 'd', n_good=8, n_per_defect=3, defects=('spot', 'crack'))
+    src = Image.open(root / 'good' / 'good_0003.png')
+    Image.fromarray(np.clip(np.asarray(src, float) * 1.3 - 20, 0, 255).astype(np.uint8)).save(root / 'good' / 'bright.png')
+    src.resize((160, 120)).save(root / 'good' / 'stretched.jpg', quality=85)
+    src.transpose(Image.FLIP_TOP_BOTTOM).save(root / 'good' / 'upside_down.png')
+    return root
+
+def _names(pairs): return {frozenset((Path(a).name, Path(b).name)) for a, b in zip(pairs.path_a, pairs.path_b)}
+COPIES = {frozenset(p) for p in [('good_0003.png', 'bright.png'), ('good_0003.png', 'stretched.jpg'), ('bright.png', 'stretched.jpg')]}
+
+def test_altered_copies_are_found_and_nothing_else(tmp):
+    idx = scan(_dup_dataset(tmp), quiet=True)
+    pairs = near_duplicates(idx, quiet=True)
+    assert _names(pairs) == COPIES
+    assert (pairs.score > 0.95).all() and pairs.score.is_monotonic_decreasing
+    assert {'split_a', 'split_b', 'group_a', 'defect_b'} <= set(pairs.columns)
+    flipped = near_duplicates(idx, flips=True, quiet=True)   # the upside-down copy counts only with flips
+    assert _names(flipped) == COPIES | {frozenset((n, 'upside_down.png')) for n in ('good_0003.png', 'bright.png', 'stretched.jpg')}
+
+def test_distinct_images_score_far_below_threshold():
+    sig = np.stack([image_signature(synthetic_sample(k, seed=s)[0]) for s, k in enumerate(['', 'spot', 'crack', 'scratch'] * 10)])
+    assert np.allclose(np.linalg.norm(sig, axis=1), 1, atol=1e-5)
+    scores = sig @ sig.T
+    np.fill_diagonal(scores, 0)
+    assert scores.max() < 0.6 < DUP_THRESHOLD
+
+def test_signature_ignores_lighting_and_size_but_not_content():
+    img = synthetic_sample('scratch', seed=7)[0]
+    xx = np.mgrid[:128, :128][1]
+    lit = Image.fromarray(np.clip(np.asarray(img, float) * 0.8 + 0.3 * xx + 10, 0, 255).astype(np.uint8))   # gain and a gradient
+    sig = image_signature(img)
+    assert sig @ image_signature(lit) > 0.95
+    assert sig @ image_signature(img.resize((300, 200))) > 0.95
+    assert sig @ image_signature(img.transpose(Image.FLIP_LEFT_RIGHT)) < 0.5
+    assert not image_signature(Image.new('L', (50, 40), 128)).any()   # a flat image matches nothing
+
+def test_grouping_keeps_copies_in_one_split(tmp):
+    root = _dup_dataset(tmp)
+    idx = scan(root, quiet=True)
+    copies = idx.index[idx.path.str.contains('good_0003|bright|stretched')]
+    assert any(split_index(idx, seed=s).loc[copies, 'split'].nunique() > 1 for s in range(20))   # the leak without merging
+    merged = group_near_duplicates(idx)
+    assert merged.loc[copies, 'group'].nunique() == 1 and merged.group.nunique() == idx.group.nunique() - 2
+    for s in range(20):
+        split = split_index(merged, seed=s)
+        check_no_leak(split)
+        assert split.loc[copies, 'split'].nunique() == 1
+    deduped = scan(root, dedupe=True, quiet=True)
+    assert deduped.path.tolist() == idx.path.tolist() and deduped.loc[copies, 'split'].nunique() == 1
+    assert scan(root, dedupe=1.01, quiet=True).group.tolist() == idx.group.tolist()   # a float is the threshold
+
+def test_grouping_unions_whole_user_groups_and_filters_given_pairs(tmp):
+    root = _dup_dataset(tmp)
+    idx = scan(root, group=lambda p: p.stem.split('_')[0], quiet=True)   # good, spot, crack, bright, stretched, upside
+    merged = group_near_duplicates(idx)
+    assert set(merged.group) == {'bright', 'crack', 'spot', 'upside'}   # good_* joined the copies' groups, named after the first
+    pairs = near_duplicates(idx, threshold=0.0, quiet=True)
+    assert len(pairs) > 3
+    assert group_near_duplicates(idx, pairs=pairs).group.tolist() == merged.group.tolist()
+
+def test_problem_rows_are_skipped(tmp):
+    root = _dup_dataset(tmp)
+    (root / 'good' / 'broken.png').write_bytes(b'')
+    idx = scan(root, quiet=True)
+    assert _names(near_duplicates(idx, quiet=True)) == COPIES
+    merged = group_near_duplicates(idx)
+    assert merged.loc[merged.problem != '', 'group'].tolist() == idx.loc[idx.problem != '', 'group'].tolist()
+
+def test_one_huge_group_warns(tmp):
+    (tmp / 'good').mkdir()
+    base = np.asarray(synthetic_sample('', seed=1)[0], float)
+    rng = np.random.default_rng(0)
+    for i in range(25): Image.fromarray(np.clip(base + rng.normal(0, 2, base.shape), 0, 255).astype(np.uint8)).save(tmp / 'good' / f'{i}.png')
+    idx = scan(tmp, quiet=True)
+    with pytest.warns(UserWarning, match='near-duplicate group holds 25 of 25'): merged = group_near_duplicates(idx)
+    assert merged.group.nunique() == 1
+
+@pytest.mark.skipif(find_magnetic_tile() is None, reason='magnetic-tile data not on this machine')
+def test_magnetic_tile_known_duplicates_share_a_split():
+    mt = scan(find_magnetic_tile(), quiet=True)
+    pairs = near_duplicates(mt, quiet=True)
+    found = {frozenset((Path(a).stem, Path(b).stem)) for a, b in zip(pairs.path_a, pairs.path_b)}
+    known = [('exp1_num_108719', 'exp1_num_108889'), ('exp2_num_108741', 'exp2_num_108923'), ('exp2_num_85846', 'exp2_num_86854'),
+             ('exp3_num_85897', 'exp3_num_86892'), ('exp4_num_85602', 'exp4_num_85998'), ('exp5_num_85642', 'exp5_num_86031'),
+             ('exp6_num_85665', 'exp6_num_86064')]
+    assert all(frozenset(k) in found for k in known)
+    assert (pairs.split_a != pairs.split_b).any()   # the default split leaks
+    split = dict(zip(*split_index(group_near_duplicates(mt, pairs=pairs))[['path', 'split']].T.values))
+    assert all(split[a] == split[b] for a, b in zip(pairs.path_a, pairs.path_b))
