@@ -7,7 +7,7 @@ held-out metrics (Bad positive; threshold and temperature chosen on valid, repor
     python benchmarks/classify.py --size 224 --epochs 15 --folds 5       # 5 grouped, stratified folds
     python benchmarks/classify.py --recipe seed --epochs 15              # the seed projects' recipe
 """
-import argparse, json, os, platform, time, datetime
+import argparse, json, os, platform, shlex, time, datetime
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np, torch
@@ -59,7 +59,7 @@ def main():
     df = scan(root, quiet=True, dedupe=a.dedupe if a.dedupe else False)
     record = dict(time=datetime.datetime.now().isoformat(timespec='seconds'), data=str(root.name), n_images=len(df), dedupe=a.dedupe,
                   recipe=a.recipe, config=asdict(cfg), machine=machine(), command='python benchmarks/classify.py ' +
-                  ' '.join(os.sys.argv[1:]))
+                  shlex.join(os.sys.argv[1:]))
     if a.folds:
         runs = [run_one(f, cfg, a.tta, a.target_recall, f'{a.tag} fold {i}')[0] for i, f in enumerate(fold_splits(df, a.folds, seed=cfg.seed))]
         keys = ('accuracy', 'balanced_accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc')

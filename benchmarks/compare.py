@@ -6,7 +6,7 @@ training time) with the command and the machine to benchmarks/results/compare.cs
     python benchmarks/compare.py --size 160 --epochs 8 efficientnet_lite0 mobilenetv3 resnet50 convnextv2 deit swin
     python benchmarks/compare.py --seed-row efficientnet_lite0        # adds the seed projects' recipe as a row
 """
-import argparse, datetime, os, sys
+import argparse, datetime, os, shlex, sys
 from dataclasses import replace
 from pathlib import Path
 import pandas as pd
@@ -39,7 +39,7 @@ def main():
     table = compare(df, cands, cfg)
     table.insert(0, 'time', datetime.datetime.now().isoformat(timespec='seconds'))
     table['data'], table['split'] = root.name, f'default 70/15/15 seed 42, dedupe {a.dedupe}'
-    table['command'] = 'python benchmarks/compare.py ' + ' '.join(sys.argv[1:])
+    table['command'] = 'python benchmarks/compare.py ' + shlex.join(sys.argv[1:])
     print(table.drop(columns=['command']).round(4).to_string())
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, mode='a', header=not out.exists(), index=False)
