@@ -1,0 +1,62 @@
+"""Which INT8 calibration keeps the FP32 decisions? Quantize one saved classifier several ways and compare with its FP32 ONNX model.
+
+For each variant (calibration method x number of training images x layers kept in FP32), reports on the valid and test
+splits: agreement of Bad decisions with FP32 (at the model's threshold), max |delta P(Bad)|, accuracy and Bad recall.
+Choose a variant on **valid**; test is reported beside it. Appends to benchmarks/results/int8.csv.
+
+    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9
+"""
+import argparse, datetime, itertools, os, shlex, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+from defect_nbs.core import find_magnetic_tile, label_to_int
+from defect_nbs.data import scan, usable, builtin_dataset
+from defect_nbs.models import load_model
+from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier
+from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
+
+def scores(clf, X, y, thr, ref=None):
+    p_bad = 1 - np.concatenate([clf(X[i:i + 32]) for i in range(0, len(X), 32)])[:, 0]
+    dec = (p_bad >= thr).astype(int)
+    out = dict(accuracy=float((dec == y).mean()), recall=float(dec[y == 1].mean()))
+    if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
+    return out, (p_bad, dec)
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('model'); ap.add_argument('--data'); ap.add_argument('--dedupe', type=float)
+    ap.add_argument('--methods', nargs='+', default=['minmax', 'percentile', 'entropy'])
+    ap.add_argument('--calib', nargs='+', type=int, default=[64, 256])
+    ap.add_argument('--keep', nargs='+', default=['none', 'ends'])
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model); thr = model.meta.get('threshold', 0.5)
+    root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
+    df = usable(scan(root, quiet=True, dedupe=a.dedupe or False))
+    work = Path(tempfile.mkdtemp())
+    fp32 = OnnxClassifier(to_onnx(model, work / 'fp32.onnx'), threads=a.threads)
+    data = {}
+    for split in ('valid', 'test'):
+        rows = df[df.split == split]
+        X, _ = preprocess_batch(rows.path, model.preprocess)
+        y = label_to_int(rows.label)
+        data[split] = (X, y, *scores(fp32, X, y, thr))
+    rows = [dict(variant='ONNX FP32', **{f'{s}_{k}': v for s in data for k, v in data[s][2].items()})]
+    print(rows[0], flush=True)
+    for method, n, keep in itertools.product(a.methods, a.calib, a.keep):
+        t0 = time.perf_counter()
+        q = OnnxClassifier(quantize_int8(work / 'fp32.onnx', work / f'int8_{method}_{n}_{keep}.onnx', calibration_paths(df, n),
+                                         method=method, keep_fp32='ends' if keep == 'ends' else ()), threads=a.threads)
+        r = dict(variant=f'INT8 {method}, {n} images, fp32 kept: {keep}', method=method, n_calibration=n, fp32_kept=keep,
+                 quantize_seconds=round(time.perf_counter() - t0, 1))
+        for s, (X, y, _, ref) in data.items(): r.update({f'{s}_{k}': v for k, v in scores(q, X, y, thr, ref)[0].items()})
+        print(r, flush=True); rows.append(r)
+    table = pd.DataFrame(rows).assign(threshold=thr, model=a.model, data=root.name, dedupe=a.dedupe, n_valid=len(data['valid'][1]),
+                                      n_test=len(data['test'][1]), time=datetime.datetime.now().isoformat(timespec='seconds'),
+                                      command='python benchmarks/int8.py ' + shlex.join(os.sys.argv[1:]), **machine_info(a.threads))
+    append_results(table, a.out)
+    print(table[['variant', 'valid_agreement', 'test_agreement', 'valid_accuracy', 'test_accuracy', 'test_recall']].to_string(index=False))
+
+if __name__ == '__main__': main()
