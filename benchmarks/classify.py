@@ -33,6 +33,9 @@ def run_one(df, cfg, tta, target_recall, tag, save=None):
     epochs_run = len(learn.recorder.values)
     out = dict(tag=tag, train_seconds=round(train_s, 1), epochs_run_last_fit=epochs_run, temperature=ev.temperature,
                threshold=ev.threshold, target_recall=target_recall, tta=tta, test=ev.test, test_at_half=ev.test_at_half, ece=ev.ece)
+    if ev.per_class is not None:
+        out['per_class'] = ev.per_class.rename_axis('class').reset_index().to_dict('records')
+        print(ev.per_class.round(3).to_string(), flush=True)
     print(json.dumps({k: out[k] for k in ('tag', 'train_seconds')}),
           {k: round(ev.test[k], 4) for k in ('accuracy', 'recall', 'precision', 'roc_auc', 'fn', 'fp')},
           '@0.5:', {k: round(ev.test_at_half[k], 4) for k in ('accuracy', 'recall', 'roc_auc')}, flush=True)
