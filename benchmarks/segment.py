@@ -1,0 +1,42 @@
+"""Train a U-Net on the real defect masks and score it on the test split; also score the weak (thresholded) masks.
+
+Appends one row to benchmarks/results/segment.csv with the configuration, the machine, the timings and the test
+metrics (defect IoU, Dice, pixel precision/recall; the image-level decision from the defect area, Bad positive, its
+area threshold chosen on valid).
+
+    python benchmarks/segment.py --dedupe 0.9 --encoder efficientnet_lite0 --size 224 --epochs 10
+"""
+import argparse, datetime, os, shlex, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+from defect_nbs.core import find_magnetic_tile, BAD
+from defect_nbs.data import scan, usable, load_mask, builtin_dataset
+from defect_nbs.segment import train_unet, evaluate_segmentation, weak_masks, pixel_metrics
+from defect_nbs.benchmark import machine_info, append_results
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data'); ap.add_argument('--dedupe', type=float)
+    ap.add_argument('--encoder', default='efficientnet_lite0'); ap.add_argument('--size', type=int, default=224)
+    ap.add_argument('--epochs', type=int, default=10); ap.add_argument('--lr', type=float, default=2e-3); ap.add_argument('--bs', type=int, default=8)
+    ap.add_argument('--no-pretrained', action='store_true')
+    ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'segment.csv'))
+    a = ap.parse_args()
+    root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
+    df = scan(root, quiet=True, dedupe=a.dedupe or False)
+    t0 = time.perf_counter()
+    learn = train_unet(df, a.encoder, a.size, a.epochs, a.lr, a.bs, pretrained=not a.no_pretrained)
+    train_s = time.perf_counter() - t0
+    ev = evaluate_segmentation(learn.model, df)
+    ev.pop('curves')
+    test_bad = usable(df)[lambda d: (d.split == 'test') & (d.label == BAD) & (d['mask'].fillna('') != '')]
+    weak = weak_masks(test_bad, tempfile.mkdtemp(), quiet=True)
+    wk = pixel_metrics([load_mask(m) * 1.0 for m in weak['mask']], [load_mask(m) for m in test_bad['mask']])
+    row = dict(ev, encoder=a.encoder, size=a.size, epochs=a.epochs, pretrained=not a.no_pretrained, train_seconds=round(train_s, 1),
+               weak_defect_iou=wk['defect_iou'], weak_dice=wk['dice'], weak_pixel_precision=wk['pixel_precision'], weak_pixel_recall=wk['pixel_recall'],
+               data=root.name, dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
+               command='python benchmarks/segment.py ' + shlex.join(os.sys.argv[1:]), **machine_info())
+    print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k not in ('command',)}, flush=True)
+    append_results(pd.DataFrame([row]), a.out)
+
+if __name__ == '__main__': main()
