@@ -111,10 +111,10 @@ def pytorch_format(model: DefectClassifier, name: str = 'PyTorch eager FP32', de
     sync = torch.cuda.synchronize if dev.type == 'cuda' else None
     return Format(name, run, 'FP16' if half else 'FP32', size_mb, dev.type, sync)
 
-def onnx_format(path, name: str | None = None, providers='cpu', threads: int | None = None) -> Format:
-    "An ONNX Runtime session of `path` as a `Format` (INT8 if the file was quantized by `quantize_int8`)."
+def onnx_format(path, name: str | None = None, providers='cpu', threads: int | None = None, precision: str | None = None) -> Format:
+    "An ONNX Runtime session (or `OnnxClassifier`) as a `Format`; precision INT8 if the file was quantized by `quantize_int8`."
     clf = path if isinstance(path, OnnxClassifier) else OnnxClassifier(path, providers, threads)
-    precision = 'INT8' if 'quantization' in clf.meta else 'FP32'
+    precision = precision or ('INT8' if 'quantization' in clf.meta else 'FP32')
     dev = 'cuda' if clf.providers[0] != 'CPUExecutionProvider' else 'cpu'
     return Format(name or f'ONNX Runtime {precision}', clf, precision, _file_mb(clf.path), dev)
 
@@ -139,7 +139,7 @@ def deploy_formats(model: DefectClassifier, workdir, calib_images, threads: int 
         formats.append(pytorch_format(model, 'PyTorch eager FP16 (CUDA)', device='cuda', half=True, size_mb=_file_mb(ckpt)))
         if 'CUDAExecutionProvider' in ort.get_available_providers(): formats.append(onnx_format(fp32, 'ONNX Runtime CUDA FP32', 'cuda'))
         if 'TensorrtExecutionProvider' in ort.get_available_providers():
-            formats.append(onnx_format(tensorrt_classifier(fp32, fp16=True), 'TensorRT FP16'))
+            formats.append(onnx_format(tensorrt_classifier(fp32, fp16=True), 'TensorRT FP16', precision='FP16'))
             formats.append(onnx_format(tensorrt_classifier(int8, fp16=True, int8=True), 'TensorRT INT8'))
     return formats
 
@@ -222,7 +222,7 @@ def benchmark_cli(argv=None):
     "Export, quantize and benchmark a classifier on a dataset's test split; append the rows to a CSV."
     ap = argparse.ArgumentParser(prog='defect_nbs_benchmark', description=benchmark_cli.__doc__)
     ap.add_argument('--model', help='a checkpoint saved by `save_model`/`export_classifier` (.safetensors)')
-    ap.add_argument('--arch', help='instead of --model: an architecture with ImageNet weights if available (untrained head: speed only)')
+    ap.add_argument('--arch', help='instead of --model: an untrained classifier (ImageNet backbone where available offline): speed and INT8 agreement only')
     ap.add_argument('--size', type=int, default=None, help='input size for --arch')
     ap.add_argument('--data', help='dataset folder (default: magnetic tile if present, else the built-in one)')
     ap.add_argument('--dedupe', type=float, default=None, help='near-duplicate grouping used when the model was trained (e.g. 0.9)')
@@ -238,8 +238,12 @@ def benchmark_cli(argv=None):
     ap.add_argument('--tag', default='')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    pretrained = True
     if a.model: model, trained = load_model(a.model), True
-    else: model, trained = create_model(a.arch or 'efficientnet_lite0', pretrained=True, size=a.size), False
+    else:
+        arch = a.arch or 'efficientnet_lite0'
+        pretrained = lite_weights(arch) is not None or network_available()   # offline, only EfficientNet-Lite has weights
+        model, trained = create_model(arch, pretrained=pretrained, size=a.size), False
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
     df = scan(root, quiet=True, dedupe=a.dedupe or False)
     test_rows = usable(df)[lambda d: d.split == 'test']
@@ -253,6 +257,7 @@ def benchmark_cli(argv=None):
                       batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, threads=a.threads,
                       gflops_per_image=model_stats(model)['gflops'], peak=peak, preprocess_ms=pre_ms,
                       model=a.model or a.arch, arch=model.config['arch'], size=model.preprocess.size, trained=trained,
+                      imagenet_weights=trained or pretrained,
                       data=root.name, split='test', dedupe=a.dedupe, calibration=f'{a.method}, {a.calib} train images',
                       fp32_nodes=a.keep_fp32 or 'none', tag=a.tag, command='defect_nbs_benchmark ' + ' '.join(argv if argv is not None else os.sys.argv[1:]))
     append_results(table, a.out)
