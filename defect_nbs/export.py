@@ -16,9 +16,9 @@ from .models import *
 
 # %% auto #0
 __all__ = ['PROVIDERS', 'CALIBRATION_METHODS', 'model_metadata', 'set_onnx_metadata', 'onnx_metadata', 'ParityError',
-           'check_parity', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic', 'count_modules',
-           'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'quantize_int8', 'tensorrt_calibration',
-           'read_calibration_table', 'tensorrt_classifier']
+           'check_parity', 'fold_constants', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic',
+           'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'quantize_int8',
+           'tensorrt_calibration', 'read_calibration_table', 'tensorrt_classifier']
 
 # %% ../nbs/12_export.ipynb
 import onnx
@@ -73,6 +73,20 @@ def check_parity(model: DefectClassifier, exported, images, atol: float = 1e-4, 
     return report
 
 # %% ../nbs/12_export.ipynb
+def fold_constants(path):
+    "Fold shape arithmetic and constants of the ONNX file at `path` in place (onnxslim), keeping its metadata."
+    import onnxslim
+    m = onnx.load(str(path))
+    meta = list(m.metadata_props)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        slim = onnxslim.slim(m)
+    del slim.metadata_props[:]
+    slim.metadata_props.extend(meta)
+    onnx.save(slim, str(path))
+    return path
+
+# %% ../nbs/12_export.ipynb
 def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: float = 1e-4) -> Path:
     "Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata); checked on `images` if given."
     path = Path(path).with_suffix('.onnx')
@@ -84,6 +98,7 @@ def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: f
         warnings.simplefilter('ignore')
         torch.onnx.export(_WithSoftmax(src), x, str(path), input_names=['image'], output_names=['probabilities'],
                           dynamic_axes={'image': {0: 'batch'}, 'probabilities': {0: 'batch'}}, opset_version=opset, dynamo=False)
+    fold_constants(path)
     set_onnx_metadata(path, model_metadata(src))
     onnx.checker.check_model(str(path))
     if images is not None: check_parity(src, path, images, atol=atol)
