@@ -1,7 +1,8 @@
 """Which INT8 calibration keeps the FP32 decisions? Quantize one saved classifier several ways and compare with its FP32 ONNX model.
 
 For each variant (calibration method x number of training images x layers kept in FP32), reports on the valid and test
-splits: agreement of Bad decisions with FP32 (at the model's threshold), max |delta P(Bad)|, accuracy and Bad recall.
+splits: agreement of Bad decisions with FP32 (at the model's threshold, on temperature-calibrated P(Bad) as the threshold
+was chosen), max |delta P(Bad)|, accuracy and Bad recall.
 Choose a variant on **valid**; test is reported beside it. Appends to benchmarks/results/int8.csv.
 
     python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9
@@ -13,10 +14,11 @@ from defect_nbs.core import find_magnetic_tile, label_to_int
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
 from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier
+from defect_nbs.train import apply_temperature
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
 
-def scores(clf, X, y, thr, ref=None):
-    p_bad = 1 - np.concatenate([clf(X[i:i + 32]) for i in range(0, len(X), 32)])[:, 0]
+def scores(clf, X, y, thr, temp, ref=None):
+    p_bad = apply_temperature(1 - np.concatenate([clf(X[i:i + 32]) for i in range(0, len(X), 32)])[:, 0], temp)
     dec = (p_bad >= thr).astype(int)
     out = dict(accuracy=float((dec == y).mean()), recall=float(dec[y == 1].mean()))
     if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
@@ -32,7 +34,7 @@ def main():
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model = load_model(a.model); thr = model.meta.get('threshold', 0.5)
+    model = load_model(a.model); thr, temp = model.meta.get('threshold', 0.5), model.meta.get('temperature', 1.0)
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
     df = usable(scan(root, quiet=True, dedupe=a.dedupe or False))
     work = Path(tempfile.mkdtemp())
@@ -42,7 +44,7 @@ def main():
         rows = df[df.split == split]
         X, _ = preprocess_batch(rows.path, model.preprocess)
         y = label_to_int(rows.label)
-        data[split] = (X, y, *scores(fp32, X, y, thr))
+        data[split] = (X, y, *scores(fp32, X, y, thr, temp))
     rows = [dict(variant='ONNX FP32', **{f'{s}_{k}': v for s in data for k, v in data[s][2].items()})]
     print(rows[0], flush=True)
     for method, n, keep in itertools.product(a.methods, a.calib, a.keep):
@@ -51,7 +53,7 @@ def main():
                                          method=method, keep_fp32='ends' if keep == 'ends' else ()), threads=a.threads)
         r = dict(variant=f'INT8 {method}, {n} images, fp32 kept: {keep}', method=method, n_calibration=n, fp32_kept=keep,
                  quantize_seconds=round(time.perf_counter() - t0, 1))
-        for s, (X, y, _, ref) in data.items(): r.update({f'{s}_{k}': v for k, v in scores(q, X, y, thr, ref)[0].items()})
+        for s, (X, y, _, ref) in data.items(): r.update({f'{s}_{k}': v for k, v in scores(q, X, y, thr, temp, ref)[0].items()})
         print(r, flush=True); rows.append(r)
     table = pd.DataFrame(rows).assign(threshold=thr, model=a.model, data=root.name, dedupe=a.dedupe, n_valid=len(data['valid'][1]),
                                       n_test=len(data['test'][1]), time=datetime.datetime.now().isoformat(timespec='seconds'),

@@ -144,9 +144,10 @@ def deploy_formats(model: DefectClassifier, workdir, calib_images, threads: int 
     return formats
 
 # %% ../nbs/13_benchmark.ipynb
-def _decisions(fmt, X, threshold, batch_size=32):
+def _decisions(fmt, X, threshold, temperature=1.0, batch_size=32):
+    from defect_nbs.train import apply_temperature
     p = np.concatenate([fmt.run(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-    p_bad = 1 - p[:, 0]
+    p_bad = apply_temperature(1 - p[:, 0], temperature) if temperature != 1.0 else 1 - p[:, 0]
     return p_bad, (p_bad >= threshold).astype(int)
 
 def preprocess_batch(paths, pre: Preprocess, quiet: bool = True) -> tuple[np.ndarray, float]:
@@ -155,7 +156,7 @@ def preprocess_batch(paths, pre: Preprocess, quiet: bool = True) -> tuple[np.nda
     x = np.concatenate([pre([load_image(p, pre.mode)]).numpy() for p in progress(paths, quiet, desc='preprocess')])
     return x, (time.perf_counter() - t0) * 1000 / max(len(paths), 1)
 
-def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: float = 0.5, batch_sizes=(1, 8, 32), n: int = 50,
+def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: float = 0.5, temperature: float = 1.0, batch_sizes=(1, 8, 32), n: int = 50,
               warmup: int = 10, threads: int = 2, gflops_per_image: float | None = None, peak: dict | None = None,
               quiet: bool = False, **context) -> pd.DataFrame:
     "Latency/throughput sweep and test accuracy of each format on the preprocessed images `X`; one row per format and batch size."
@@ -164,7 +165,7 @@ def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: floa
     rows, base_fps, ref = [], {}, None
     try:
         for fmt in progress(formats, quiet, desc='formats'):
-            p_bad, dec = _decisions(fmt, X, threshold)
+            p_bad, dec = _decisions(fmt, X, threshold, temperature)
             if ref is None: ref = (p_bad, dec)
             quality = dict(decision_agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
             if y is not None:
@@ -184,7 +185,7 @@ def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: floa
                                  ms_per_image=lat['mean_ms'] / bs, fps=fps, speedup=fps / base_fps[bs], size_mb=fmt.size_mb,
                                  gflops_per_image=gflops_per_image, achieved_gflops=achieved,
                                  peak_gflops=(peak or {}).get(peak_key, np.nan) if fmt.device == 'cpu' else np.nan,
-                                 **quality, n_test=len(X), threshold=threshold))
+                                 **quality, n_test=len(X), threshold=threshold, temperature=temperature))
     finally: torch.set_num_threads(old)
     table = pd.DataFrame(rows)
     table['pct_of_peak'] = 100 * table.achieved_gflops / table.peak_gflops
@@ -253,7 +254,8 @@ def benchmark_cli(argv=None):
                              check_images=[load_image(p, model.preprocess.mode) for p in test_rows.path[:16]],
                              method=a.method, keep_fp32='ends' if a.keep_fp32 == 'ends' else ())
     peak = peak_gflops(a.threads, n=a.peak_n)
-    table = benchmark(formats, X, test_rows.label, threshold=getattr(model, 'meta', {}).get('threshold', 0.5),
+    meta = getattr(model, 'meta', {})
+    table = benchmark(formats, X, test_rows.label, threshold=meta.get('threshold', 0.5), temperature=meta.get('temperature', 1.0),
                       batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, threads=a.threads,
                       gflops_per_image=model_stats(model)['gflops'], peak=peak, preprocess_ms=pre_ms,
                       model=a.model or a.arch, arch=model.config['arch'], size=model.preprocess.size, trained=trained,
