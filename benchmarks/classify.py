@@ -7,22 +7,16 @@ held-out metrics (Bad positive; threshold and temperature chosen on valid, repor
     python benchmarks/classify.py --size 224 --epochs 15 --folds 5       # 5 grouped, stratified folds
     python benchmarks/classify.py --recipe seed --epochs 15              # the seed projects' recipe
 """
-import argparse, json, os, platform, shlex, time, datetime
+import argparse, json, os, shlex, time, datetime
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np, torch
 from defect_nbs.core import *
 from defect_nbs.data import scan, builtin_dataset, fold_splits
 from defect_nbs.train import RECIPES, train_classifier, evaluate, export_classifier
+from defect_nbs.benchmark import machine_info
 
-def cpu_name():
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except Exception: return platform.processor()
-
-def machine():
-    dev = default_device()
-    return dict(device=str(dev), gpu=torch.cuda.get_device_name() if dev.type == 'cuda' else '', cpu=cpu_name(),
-                threads=torch.get_num_threads(), torch=torch.__version__, host=platform.node())
+def machine(): return dict(device=str(default_device()), **machine_info())
 
 def run_one(df, cfg, tta, target_recall, tag, save=None):
     start = time.perf_counter()

@@ -15,6 +15,7 @@ from .core import *
 from .data import scan, usable, load_image, builtin_dataset
 from .models import *
 from .export import *
+from .train import apply_temperature
 
 # %% auto #0
 __all__ = ['ISA_FLAGS', 'cpu_info', 'machine_info', 'peak_gflops', 'Format', 'pytorch_format', 'onnx_format', 'deploy_formats',
@@ -95,7 +96,7 @@ class Format:
 def _file_mb(path): return Path(path).stat().st_size / 1e6
 
 def pytorch_format(model: DefectClassifier, name: str = 'PyTorch eager FP32', device=None, channels_last: bool = False,
-                   half: bool = False, size_mb: float | None = None) -> Format:
+                   half: bool = False, size_mb: float | None = None, precision: str | None = None) -> Format:
     "PyTorch eager inference (`inference_mode`, eval) on `device`, FP32 (or FP16 with `half`, CUDA only)."
     dev = torch.device(device or 'cpu')
     m = copy.deepcopy(model).eval().to(dev)
@@ -109,7 +110,7 @@ def pytorch_format(model: DefectClassifier, name: str = 'PyTorch eager FP32', de
             t = torch.as_tensor(x).to(dev, memory_format=mf)
             return torch.softmax(m(t.half() if half else t).float(), 1).cpu().numpy()
     sync = torch.cuda.synchronize if dev.type == 'cuda' else None
-    return Format(name, run, 'FP16' if half else 'FP32', size_mb, dev.type, sync)
+    return Format(name, run, precision or ('FP16' if half else 'FP32'), size_mb, dev.type, sync)
 
 def onnx_format(path, name: str | None = None, providers='cpu', threads: int | None = None, precision: str | None = None) -> Format:
     "An ONNX Runtime session (or `OnnxClassifier`) as a `Format`; precision INT8 if the file was quantized by `quantize_int8`."
@@ -130,8 +131,8 @@ def deploy_formats(model: DefectClassifier, workdir, calib_images, threads: int 
     formats = [pytorch_format(model, size_mb=_file_mb(ckpt))]
     if channels_last: formats.append(pytorch_format(model, 'PyTorch eager FP32 channels_last', channels_last=True, size_mb=_file_mb(ckpt)))
     if dynamic:
-        formats.append(pytorch_format(quantize_torch_dynamic(model), 'PyTorch dynamic INT8 (Linear only)', size_mb=_file_mb(ckpt)))
-        formats[-1].precision = 'INT8 (Linear only)'
+        formats.append(pytorch_format(quantize_torch_dynamic(model), 'PyTorch dynamic INT8 (Linear only)', size_mb=_file_mb(ckpt),
+                                      precision='INT8 (Linear only)'))
     formats += [onnx_format(fp32, threads=threads), onnx_format(int8, threads=threads)]
     import onnxruntime as ort
     gpu = torch.cuda.is_available() if gpu is None else gpu
@@ -145,7 +146,6 @@ def deploy_formats(model: DefectClassifier, workdir, calib_images, threads: int 
 
 # %% ../nbs/13_benchmark.ipynb #21230ae6
 def _decisions(fmt, X, threshold, temperature=1.0, batch_size=32):
-    from defect_nbs.train import apply_temperature
     p = np.concatenate([fmt.run(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
     p_bad = apply_temperature(1 - p[:, 0], temperature) if temperature != 1.0 else 1 - p[:, 0]
     return p_bad, (p_bad >= threshold).astype(int)
