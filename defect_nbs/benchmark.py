@@ -18,23 +18,10 @@ from .export import *
 from .train import apply_temperature
 
 # %% auto #0
-__all__ = ['ISA_FLAGS', 'cpu_info', 'machine_info', 'peak_gflops', 'Format', 'pytorch_format', 'onnx_format', 'deploy_formats',
-           'preprocess_batch', 'benchmark', 'append_results', 'plot_benchmark', 'benchmark_main', 'benchmark_cli']
+__all__ = ['machine_info', 'peak_gflops', 'Format', 'pytorch_format', 'onnx_format', 'deploy_formats', 'preprocess_batch',
+           'benchmark', 'append_results', 'plot_benchmark', 'benchmark_main', 'benchmark_cli']
 
 # %% ../nbs/13_benchmark.ipynb #1e4cdef1
-ISA_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8')
-
-def cpu_info() -> dict:
-    "CPU model, logical cores and the vector instruction sets that matter for FP32/INT8 inference."
-    name, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): name = line.split(':', 1)[1].strip()
-            elif line.startswith('flags'): flags = set(line.split(':', 1)[1].split())
-            if name and flags: break
-    except OSError: pass
-    return dict(cpu=name, cores=os.cpu_count(), isa=' '.join(f for f in ISA_FLAGS if f in flags))
-
 def machine_info(threads: int | None = None) -> dict:
     "Everything needed to read a benchmark row: CPU, ISA, threads, GPU, versions, host."
     import onnxruntime as ort

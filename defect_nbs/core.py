@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #05cd14f1
 from __future__ import annotations
-import os, random, shutil
+import os, platform, random, shutil
 from pathlib import Path
 import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'label_to_int', 'as_paths', 'progress', 'seed_everything', 'default_device',
-           'cache_dir', 'offline_env', 'find_magnetic_tile']
+__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'ISA_FLAGS', 'VNNI_FLAGS', 'label_to_int', 'as_paths', 'progress',
+           'seed_everything', 'default_device', 'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates',
+           'find_magnetic_tile']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -77,6 +78,27 @@ def offline_env(home=None) -> Path:
         import matplotlib
         shutil.copy(Path(matplotlib.get_data_path()) / 'fonts' / 'ttf' / 'DejaVuSans.ttf', font)
     return home
+
+# %% ../nbs/00_core.ipynb #c5f6d919
+ISA_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8')
+VNNI_FLAGS = ('avx512_vnni', 'avx_vnni', 'amx_int8')
+
+def cpu_info() -> dict:
+    "CPU model, logical cores and the vector instruction sets that matter for FP32/INT8 inference."
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'): name = line.split(':', 1)[1].strip()
+            elif line.startswith('flags'): flags = set(line.split(':', 1)[1].split())
+            if name and flags: break
+    except OSError: pass
+    return dict(cpu=name, cores=os.cpu_count(), isa=' '.join(f for f in ISA_FLAGS if f in flags))
+
+# %% ../nbs/00_core.ipynb #1a2d6ce1
+def int8_saturates(isa: str | None = None) -> bool:
+    "True for an x86 CPU with AVX2/AVX-512 but no VNNI (`isa` as in `cpu_info`), where 8-bit U8S8 integer kernels can saturate."
+    flags = set((cpu_info()['isa'] if isa is None else isa).split())
+    return bool(flags & {'avx2', 'avx512f'}) and not flags & set(VNNI_FLAGS)
 
 # %% ../nbs/00_core.ipynb #2b06f8b0
 def find_magnetic_tile() -> Path | None:

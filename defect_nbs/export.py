@@ -115,10 +115,10 @@ def resolve_providers(providers='cpu') -> list:
 
 class OnnxClassifier:
     "An ONNX Runtime classifier with the `predict` of a `DefectClassifier`; preprocessing and classes come from the file."
-    def __init__(self, path, providers='cpu', threads: int | None = None):
+    def __init__(self, path, providers='cpu', threads: int | None = None, optimize: bool = True):
         self.path = Path(path)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts = ort.SessionOptions()   # optimize=False runs a QDQ graph as float ops: quantization error without integer kernels
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
         self.session = ort.InferenceSession(str(path), opts, providers=resolve_providers(providers))
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -126,6 +126,10 @@ class OnnxClassifier:
         self.preprocess, self.classes = Preprocess.from_json(meta['preprocess']), json.loads(meta['classes'])
         self.meta = {k: json.loads(v) for k, v in meta.items() if k not in ('preprocess', 'classes')}
         self.input_name = self.session.get_inputs()[0].name
+        q = self.meta.get('quantization') or {}
+        if q and not q.get('reduce_range', False) and self.providers[0] == 'CPUExecutionProvider' and int8_saturates():
+            warnings.warn(f'{self.path.name} has full-range INT8 weights, and this CPU has no VNNI: ONNX Runtime\'s U8S8 kernels can '
+                          'saturate here. Quantize with reduce_range=True (the default on such CPUs).')
 
     def __call__(self, x) -> np.ndarray:
         "Probabilities for a preprocessed batch (array or tensor)."
@@ -189,11 +193,12 @@ def fp32_ends(path) -> list[str]:
     return convs[:1] + heads[-1:]
 
 def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per_channel: bool = True, keep_fp32=(),
-                  activation: str = 'uint8', batch_size: int = 8, extra_options: dict | None = None) -> Path:
-    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names or 'ends'."
+                  activation: str = 'uint8', batch_size: int = 8, extra_options: dict | None = None, reduce_range: bool | None = None) -> Path:
+    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names or 'ends'; 7-bit weights (`reduce_range`) by default on CPUs where 8-bit kernels saturate."
     from onnxruntime.quantization import quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     if method not in CALIBRATION_METHODS: raise ValueError(f'method must be one of {list(CALIBRATION_METHODS)}, not {method!r}')
+    if reduce_range is None: reduce_range = int8_saturates()
     out_path = Path(out_path).with_suffix('.onnx')
     out_path.parent.mkdir(parents=True, exist_ok=True)
     meta = onnx_metadata(fp32_path)
@@ -209,9 +214,10 @@ def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per
             quantize_static(str(prepped), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                             activation_type=QuantType.QUInt8 if activation == 'uint8' else QuantType.QInt8,
                             weight_type=QuantType.QInt8, nodes_to_exclude=exclude, calibrate_method=CALIBRATION_METHODS[method],
-                            extra_options=opts)
-    meta['quantization'] = json.dumps(dict(format='QDQ', weights='int8 per-channel' if per_channel else 'int8 per-tensor',
-                                           activations=activation, method=method, n_calibration=len(reader.paths), fp32_nodes=exclude))
+                            reduce_range=reduce_range, extra_options=opts)
+    meta['quantization'] = json.dumps(dict(format='QDQ', weights=f"{'int7' if reduce_range else 'int8'} {'per-channel' if per_channel else 'per-tensor'}",
+                                           activations=activation, method=method, n_calibration=len(reader.paths), fp32_nodes=exclude,
+                                           reduce_range=reduce_range, quantized_on=cpu_info()['isa']))
     set_onnx_metadata(out_path, meta)
     return out_path
 
