@@ -1,7 +1,7 @@
 """Choose bucket thresholds on the validation split for an escape-rate target; report escape, false-reject and review rates on test.
 
 The classifier's calibrated P(Bad) (temperature from the checkpoint) and, as the localizer, the peak of the same
-model's class activation map. Appends to benchmarks/results/operating_point.csv (and writes the validation trade-off
+model's class activation map (or of its learned defect map, for a model with a `segment` head). Appends to benchmarks/results/operating_point.csv (and writes the validation trade-off
 front next to it).
 
     python benchmarks/operating_point.py runs/lite0_160.safetensors --dedupe 0.9
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from defect_nbs.core import find_magnetic_tile, progress
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
-from defect_nbs.models import load_model
+from defect_nbs.models import load_model, DefectMapHead
 from defect_nbs.train import apply_temperature
 from defect_nbs.cam import class_activation_maps
 from defect_nbs.ensemble import bucket, bucket_rates, choose_rule, tradeoff
@@ -37,12 +37,13 @@ def main():
     val, test = df[df.split == 'valid'], df[df.split == 'test']
     (pv, sv), (pt, st) = scores(model, val), scores(model, test)
     rows = []
-    for name, sv_, st_ in (('classifier + CAM peak', sv, st), ('classifier only', None, None)):
+    peak = 'defect-map peak' if isinstance(model.head, DefectMapHead) else 'CAM peak'
+    for name, sv_, st_ in ((f'classifier + {peak}', sv, st), ('classifier only', None, None)):
         rule = choose_rule(pv, val.label, sv_, a.max_escape, a.max_false_reject)
         r = dict(evidence=name, **rule.__dict__, **{f'valid_{k}': v for k, v in bucket_rates(bucket(pv, sv_, rule).bucket, val.label).items()},
                  **{f'test_{k}': v for k, v in bucket_rates(bucket(pt, st_, rule).bucket, test.label).items()})
         print(r, flush=True); rows.append(r)
-        tradeoff(pv, val.label, sv_, a.max_false_reject).assign(evidence=name).to_csv(Path(a.out).with_name(f'operating_point_front_{"cam" if sv_ is not None else "clf"}.csv'), index=False)
+        tradeoff(pv, val.label, sv_, a.max_false_reject).assign(evidence=name).to_csv(Path(a.out).with_name(f'operating_point_front_{("map" if "map" in peak else "cam") if sv_ is not None else "clf"}_{Path(a.model).stem}.csv'), index=False)
     table = pd.DataFrame(rows).assign(max_escape=a.max_escape, max_false_reject=a.max_false_reject, model=a.model, data=root.name,
                                       dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
                                       command='python benchmarks/operating_point.py ' + shlex.join(os.sys.argv[1:]), **machine_info())

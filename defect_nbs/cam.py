@@ -39,11 +39,14 @@ def _evidence_weights(model: DefectClassifier, target: str | int = 'bad'):
 @torch.no_grad()
 def class_activation_maps(model: DefectClassifier, images, target: str | int = 'bad', size: int | None = None,
                           batch_size: int = 16) -> np.ndarray:
-    "Bad-vs-good logit maps `(n, h, w)` on the last feature grid (CNNs with a pooled linear/cosine head); `size` overrides the input size."
+    "Bad-vs-good logit maps `(n, h, w)` on the last feature grid (CNNs with a pooled linear/cosine head), or the learned defect map of a `segment` head; `size` overrides the input size."
     model = model.eval()
     dev = next(model.parameters()).device
     pre = copy.copy(model.preprocess)
     if size: pre.size = size
+    if isinstance(model.head, DefectMapHead):   # the map was trained on masks: it is the localization
+        return torch.cat([model.defect_map(pre(images[i:i + batch_size]).to(dev))[:, 0].float().cpu()
+                          for i in range(0, len(images), batch_size)]).numpy()
     w, b = (t.to(dev) for t in _evidence_weights(model, target))
     out = []
     for i in range(0, len(images), batch_size):
@@ -78,8 +81,9 @@ def to_image(heat: np.ndarray, pre: Preprocess, image_size: tuple[int, int]) -> 
     return out
 
 def heatmaps(model: DefectClassifier, images, method: str = 'cam', size: int | None = None, **kwargs) -> list[np.ndarray]:
-    "One map per PIL image at the image's own size: `method='cam'` (logit units) or a Grad-CAM method (see `gradcam_maps`)."
-    grid = class_activation_maps(model, images, size=size, **kwargs) if method == 'cam' else gradcam_maps(model, images, method, size=size, **kwargs)
+    "One map per PIL image at the image's own size: `'cam'` (logit units), `'map'` (the learned defect map of a `segment` head) or a Grad-CAM method."
+    if method == 'map' and not isinstance(model.head, DefectMapHead): raise ValueError("method='map' needs a model with a 'segment' head")
+    grid = class_activation_maps(model, images, size=size, **kwargs) if method in ('cam', 'map') else gradcam_maps(model, images, method, size=size, **kwargs)
     pre = copy.copy(model.preprocess)
     if size: pre.size = size
     return [to_image(g, pre, im.size) for g, im in zip(grid, images)]

@@ -19,7 +19,7 @@ from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize
 from .core import *
 from .data import load_image, load_mask, usable
 from .models import lite_weights, _read_weights, load_backbone_weights, network_available, Preprocess
-from .train import KeepBest, _cached_image, threshold_for_recall, binary_metrics
+from .train import KeepBest, _cached_image, _cached_mask, threshold_for_recall, binary_metrics
 
 # %% auto #0
 __all__ = ['make_unet', 'seg_rows', 'make_seg_dls', 'DiceBCELoss', 'train_unet', 'predict_masks', 'split_masks', 'pixel_metrics',
@@ -46,10 +46,6 @@ def make_unet(encoder: str = 'efficientnet_lite0', pretrained: bool = True, size
     return model
 
 # %% ../nbs/08_segment.ipynb #1eea2ee9
-@lru_cache(maxsize=8192)
-def _cached_mask(path: str, w: int, h: int):
-    return load_mask(path, (w, h)) if path else np.zeros((h, w), bool)
-
 def seg_rows(df: pd.DataFrame) -> pd.DataFrame:
     "Usable rows with a mask, or good (empty mask)."
     ok = usable(df)
