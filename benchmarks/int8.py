@@ -30,7 +30,7 @@ def main():
     ap.add_argument('model'); ap.add_argument('--data'); ap.add_argument('--dedupe', type=float)
     ap.add_argument('--methods', nargs='+', default=['minmax', 'percentile', 'entropy'])
     ap.add_argument('--calib', nargs='+', type=int, default=[64, 256])
-    ap.add_argument('--keep', nargs='+', default=['none', 'ends'])
+    ap.add_argument('--keep', nargs='+', default=['none', 'ends', 'stem'], help="layers kept in FP32: none, ends (first conv + head), stem (ends + every stride-2 layer)")
     ap.add_argument('--weights', nargs='+', default=['8bit', '7bit'], help='7bit = reduce_range (needed on CPUs without VNNI)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
@@ -54,7 +54,7 @@ def main():
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # 8-bit weights warn on CPUs without VNNI: that is what is measured
             q = OnnxClassifier(quantize_int8(work / 'fp32.onnx', work / f'int8_{method}_{n}_{keep}_{bits}.onnx', calibration_paths(df, n),
-                                             method=method, keep_fp32='ends' if keep == 'ends' else (), reduce_range=bits == '7bit'),
+                                             method=method, keep_fp32=keep if keep in ('ends', 'stem') else (), reduce_range=bits == '7bit'),
                                threads=a.threads)
         r = dict(variant=f'INT8 {method}, {n} images, fp32 kept: {keep}, {bits} weights', method=method, n_calibration=n, fp32_kept=keep,
                  weights=bits, quantize_seconds=round(time.perf_counter() - t0, 1))

@@ -219,7 +219,8 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     ap.add_argument('-n', type=int, default=100, help='timed calls at batch 1 (fewer for larger batches)')
     ap.add_argument('--calib', type=int, default=128, help='training images for INT8 calibration')
     ap.add_argument('--method', default='minmax', choices=list(CALIBRATION_METHODS))
-    ap.add_argument('--keep-fp32', default='', help="'ends' keeps the first conv and the head in FP32")
+    ap.add_argument('--keep-fp32', default='', choices=['', 'ends', 'stem'], help="'ends': the first conv and the head in FP32; 'stem': also every stride-2 layer")
+    ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'], help="INT8 weight range; 'auto': 7-bit on CPUs without VNNI")
     ap.add_argument('--peak-n', type=int, default=2048, help='matrix size for the peak GFLOP/s measurement')
     ap.add_argument('--workdir', default=None)
     ap.add_argument('--out', default='deploy.csv')
@@ -239,7 +240,7 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     work = Path(a.workdir or tempfile.mkdtemp(prefix='defect_nbs_bench_'))
     formats = deploy_formats(model, work, calibration_paths(df, a.calib), threads=a.threads, dynamic=True,
                              check_images=[load_image(p, model.preprocess.mode) for p in test_rows.path[:16]],
-                             method=a.method, keep_fp32='ends' if a.keep_fp32 == 'ends' else ())
+                             method=a.method, keep_fp32=a.keep_fp32 or (), reduce_range=None if a.weights == 'auto' else a.weights == '7bit')
     peak = peak_gflops(a.threads, n=a.peak_n)
     meta = getattr(model, 'meta', {})
     table = benchmark(formats, X, test_rows.label, threshold=meta.get('threshold', 0.5), temperature=meta.get('temperature', 1.0),

@@ -8,7 +8,7 @@ import copy, json, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import torch
+import timm, torch
 from torch import nn
 from .core import *
 from .data import load_image, usable
@@ -17,7 +17,7 @@ from .models import *
 # %% auto #0
 __all__ = ['PROVIDERS', 'CALIBRATION_METHODS', 'model_metadata', 'set_onnx_metadata', 'onnx_metadata', 'ParityError',
            'check_parity', 'fold_constants', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic',
-           'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'quantize_int8',
+           'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'fp32_stem', 'quantize_int8',
            'tensorrt_calibration', 'read_calibration_table', 'tensorrt_classifier']
 
 # %% ../nbs/12_export.ipynb #12478816
@@ -192,9 +192,25 @@ def fp32_ends(path) -> list[str]:
     heads = [n.name for n in nodes if n.op_type in ('Gemm', 'MatMul')]
     return convs[:1] + heads[-1:]
 
+def fp32_stem(path) -> list[str]:
+    "`fp32_ends` plus every node of the layers that work at stride 2 (from timm's `feature_info` of the model's architecture)."
+    m = onnx.load(str(path))
+    meta = {p.key: p.value for p in m.metadata_props}
+    arch = json.loads(meta['config'])['arch'] if 'config' in meta else None
+    stride2 = []
+    if arch:
+        try: info = timm.create_model(model_spec(arch).timm_name, pretrained=False, features_only=True).feature_info.info
+        except Exception: info = []   # no feature pyramid (e.g. a transformer): nothing works at stride 2
+        stride2 = [f['module'] for f in info if f['reduction'] == 2]
+    names = [n.name for n in m.graph.node]
+    parts = stride2[-1].split('.') if stride2 else []   # 'blocks.0' is exported as '/backbone/blocks/blocks.0/...'
+    anchor = '/backbone/' + '/'.join('.'.join(parts[:k + 1]) for k in range(len(parts))) + '/'
+    last = max((i for i, n in enumerate(names) if parts and anchor in n), default=-1)
+    return list(dict.fromkeys(names[:last + 1] + fp32_ends(path)))
+
 def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per_channel: bool = True, keep_fp32=(),
                   activation: str = 'uint8', batch_size: int = 8, extra_options: dict | None = None, reduce_range: bool | None = None) -> Path:
-    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names or 'ends'; 7-bit weights (`reduce_range`) by default on CPUs where 8-bit kernels saturate."
+    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names, 'ends' or 'stem'; 7-bit weights (`reduce_range`) by default on CPUs where 8-bit kernels saturate."
     from onnxruntime.quantization import quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     if method not in CALIBRATION_METHODS: raise ValueError(f'method must be one of {list(CALIBRATION_METHODS)}, not {method!r}')
@@ -206,7 +222,7 @@ def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per
     with tempfile.TemporaryDirectory() as d:
         prepped = Path(d) / 'prepped.onnx'
         quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
-        exclude = fp32_ends(prepped) if keep_fp32 == 'ends' else list(keep_fp32)
+        exclude = fp32_ends(prepped) if keep_fp32 == 'ends' else fp32_stem(prepped) if keep_fp32 == 'stem' else list(keep_fp32)
         reader = ImageCalibrationReader(calib_images, pre, 'image', batch_size)
         opts = dict(**(dict(CalibPercentile=99.99) if method == 'percentile' else {}), **(extra_options or {}))
         with warnings.catch_warnings():
