@@ -7,6 +7,10 @@ was chosen), max |delta P(Bad)|, accuracy and Bad recall.
 Choose a variant on **valid**; test is reported beside it. Appends to benchmarks/results/int8.csv.
 
     python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9
+    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --keep none stem --weights 7bit --layers   # + SQNR per tensor
+
+With --layers, the per-tensor SQNR against FP32 (export.int8_layer_errors, 16 valid images) of the variant that agrees
+best on valid goes to results/int8_layers.csv, and of the variant with nothing kept in FP32 beside it, if swept.
 """
 import argparse, datetime, itertools, os, shlex, tempfile, time, warnings
 from pathlib import Path
@@ -14,7 +18,7 @@ import numpy as np, pandas as pd, torch
 from defect_nbs.core import find_magnetic_tile, label_to_int
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
-from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier
+from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors
 from defect_nbs.train import apply_temperature
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
 
@@ -33,6 +37,7 @@ def main():
     ap.add_argument('--keep', nargs='+', default=['none', 'ends', 'stem'], help="layers kept in FP32: none, ends (first conv + head), stem (ends + every stride-2 layer)")
     ap.add_argument('--weights', nargs='+', default=['8bit', '7bit'], help='7bit = reduce_range (needed on CPUs without VNNI)')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--layers', action='store_true', help='also write the per-tensor SQNR of the best variant (results/int8_layers.csv)')
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -57,12 +62,22 @@ def main():
                                              method=method, keep_fp32=keep if keep in ('ends', 'stem') else (), reduce_range=bits == '7bit'),
                                threads=a.threads)
         r = dict(variant=f'INT8 {method}, {n} images, fp32 kept: {keep}, {bits} weights', method=method, n_calibration=n, fp32_kept=keep,
-                 weights=bits, quantize_seconds=round(time.perf_counter() - t0, 1))
+                 weights=bits, quantize_seconds=round(time.perf_counter() - t0, 1), path=str(q.path))
         for s, (X, y, _, ref) in data.items(): r.update({f'{s}_{k}': v for k, v in scores(q, X, y, thr, temp, ref)[0].items()})
         print(r, flush=True); rows.append(r)
+    command = 'python benchmarks/int8.py ' + shlex.join(os.sys.argv[1:])
+    if a.layers:
+        variants = [r for r in rows[1:]]
+        pick = [max(variants, key=lambda r: r['valid_agreement'])] + [r for r in variants if r['fp32_kept'] == 'none'][:1]
+        probe = calibration_paths(df, 16, split='valid')
+        layers = pd.concat([int8_layer_errors(work / 'fp32.onnx', r['path'], probe).assign(variant=r['variant'], valid_agreement=r['valid_agreement'])
+                            for r in pick])
+        layers.assign(model=a.model, command=command, **machine_info(a.threads)).to_csv(Path(a.out).with_name('int8_layers.csv'), index=False)
+        print(layers.groupby('variant').sqnr_db.describe().round(1).to_string())
+    for r in rows: r.pop('path', None)
     table = pd.DataFrame(rows).assign(threshold=thr, model=a.model, data=root.name, dedupe=a.dedupe, n_valid=len(data['valid'][1]),
                                       n_test=len(data['test'][1]), time=datetime.datetime.now().isoformat(timespec='seconds'),
-                                      command='python benchmarks/int8.py ' + shlex.join(os.sys.argv[1:]), **machine_info(a.threads))
+                                      command=command, **machine_info(a.threads))
     append_results(table, a.out)
     print(table[['variant', 'valid_agreement', 'test_agreement', 'valid_accuracy', 'test_accuracy', 'test_recall']].to_string(index=False))
 

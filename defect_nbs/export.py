@@ -18,7 +18,8 @@ from .models import *
 __all__ = ['PROVIDERS', 'CALIBRATION_METHODS', 'model_metadata', 'set_onnx_metadata', 'onnx_metadata', 'ParityError',
            'check_parity', 'fold_constants', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic',
            'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'fp32_stem', 'quantize_int8',
-           'tensorrt_calibration', 'read_calibration_table', 'tensorrt_classifier']
+           'int8_layer_errors', 'plot_layer_errors', 'tensorrt_calibration', 'read_calibration_table',
+           'tensorrt_classifier']
 
 # %% ../nbs/12_export.ipynb #12478816
 import onnx
@@ -236,6 +237,34 @@ def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per
                                            reduce_range=reduce_range, quantized_on=cpu_info()['isa']))
     set_onnx_metadata(out_path, meta)
     return out_path
+
+# %% ../nbs/12_export.ipynb #9c05c570
+def int8_layer_errors(fp32_path, int8_path, images, batch_size: int = 8) -> pd.DataFrame:
+    "SQNR (dB) of every tensor of the INT8 model against the FP32 model on image files, in graph order, with the op that makes it."
+    from onnxruntime.quantization.qdq_loss_debug import (modify_model_output_intermediate_tensors, collect_activations,
+                                                        create_activation_matching, compute_activation_error)
+    pre = Preprocess.from_json(onnx_metadata(fp32_path)['preprocess'])
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        acts = []
+        for src, name in ((fp32_path, 'float.onnx'), (int8_path, 'qdq.onnx')):
+            modify_model_output_intermediate_tensors(str(src), str(Path(d) / name))
+            acts.append(collect_activations(str(Path(d) / name), ImageCalibrationReader(images, pre, 'image', batch_size)))
+    errors = compute_activation_error(create_activation_matching(acts[1], acts[0]))
+    graph = onnx.load(str(fp32_path)).graph.node
+    made_by = {o: (k, n.op_type, n.name) for k, n in enumerate(graph) for o in n.output}
+    rows = [dict(position=made_by[t][0], op=made_by[t][1], node=made_by[t][2], tensor=t, sqnr_db=float(e['xmodel_err']))
+            for t, e in errors.items() if t in made_by and 'xmodel_err' in e]
+    return pd.DataFrame(rows).sort_values('position').reset_index(drop=True)
+
+def plot_layer_errors(errors: pd.DataFrame, title: str = ''):
+    "SQNR of each tensor against FP32 along the network's depth."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.plot(errors.position, errors.sqnr_db, '.-')
+    ax.set_xlabel('node position in the graph'); ax.set_ylabel('SQNR vs FP32 (dB)'); ax.set_title(title or 'INT8 error along the network')
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/12_export.ipynb #f99afba4
 def tensorrt_calibration(fp32_path, calib_images, out_dir=None, method: str = 'minmax', batch_size: int = 8) -> Path:
