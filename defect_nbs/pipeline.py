@@ -23,7 +23,7 @@ __all__ = ['RESULT_COLUMNS', 'BANNERS', 'REVIEW_FIELDS', 'cam_localizer', 'list_
 
 # %% ../nbs/11_pipeline.ipynb #9952e15c
 def cam_localizer(model, threshold: float, min_area: int = 16) -> Callable:
-    "A localizer: CAM regions above `threshold` (logit units) of `model`, one box per region."
+    "A localizer: regions above `threshold` (logit units) of `model`'s class activation map (its defect map, for a `segment` head), one box per region."
     from defect_nbs.cam import heatmaps, heat_boxes
     def localize(images): return [heat_boxes(h, threshold, min_area) for h in heatmaps(model, images)]
     localize.threshold = threshold

@@ -18,12 +18,14 @@ from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize
                                ProgressCallback, params)
 from .core import *
 from .data import load_image, load_mask, usable
-from .models import lite_weights, _read_weights, load_backbone_weights, network_available, Preprocess
+from .models import lite_weights, _read_weights, load_backbone_weights, network_available, Preprocess, DefectMapHead
+from .cam import to_image
 from .train import KeepBest, _cached_image, _cached_mask, threshold_for_recall, binary_metrics
 
 # %% auto #0
 __all__ = ['make_unet', 'seg_rows', 'make_seg_dls', 'DiceBCELoss', 'train_unet', 'predict_masks', 'split_masks', 'pixel_metrics',
-           'defect_area', 'evaluate_segmentation', 'plot_area_pr', 'plot_masks', 'weak_mask', 'weak_masks']
+           'defect_area', 'iou_threshold', 'evaluate_segmentation', 'plot_area_pr', 'plot_masks', 'weak_mask',
+           'weak_masks']
 
 # %% ../nbs/08_segment.ipynb #3bd885cb
 def _encoder_name(encoder: str) -> str:
@@ -104,13 +106,19 @@ def train_unet(df: pd.DataFrame, encoder: str = 'efficientnet_lite0', size: int 
 # %% ../nbs/08_segment.ipynb #36c92cce
 @torch.no_grad()
 def predict_masks(model: nn.Module, images, batch_size: int = 8) -> list[np.ndarray]:
-    "Defect probability maps, one per PIL image, at the image's own size."
+    "Defect probability maps, one per PIL image, at the image's own size, from a U-Net or a classifier with a `segment` head."
     model = model.eval()
     dev = next(model.parameters()).device
+    mapped = isinstance(getattr(model, 'head', None), DefectMapHead)
     out = []
     for i in range(0, len(images), batch_size):
         chunk = images[i:i + batch_size]
-        p = torch.sigmoid(model(model.preprocess(chunk).to(dev))).float().cpu()
+        x = model.preprocess(chunk).to(dev)
+        if mapped:   # stride-8 logits, back to each image the way its preprocessing resized it
+            logits = model.defect_map(x)[:, 0].float().cpu().numpy()
+            out += [1 / (1 + np.exp(-to_image(g, model.preprocess, im.size))) for g, im in zip(logits, chunk)]
+            continue
+        p = torch.sigmoid(model(x)).float().cpu()
         out += [F.interpolate(p[k:k + 1], (im.size[1], im.size[0]), mode='bilinear', align_corners=False)[0, 0].numpy() for k, im in enumerate(chunk)]
     return out
 
@@ -142,14 +150,19 @@ def defect_area(probs, threshold: float = 0.5) -> np.ndarray:
     return np.array([(p >= threshold).mean() for p in probs])
 
 # %% ../nbs/08_segment.ipynb #726b7e93
-def evaluate_segmentation(model, df: pd.DataFrame, target_recall: float = 0.99, quiet: bool = True) -> dict:
-    "Pixel measures on test; the image-level area threshold chosen on valid for `target_recall`, reported on test (Bad positive)."
+def iou_threshold(probs, masks, grid=np.round(np.arange(0.05, 1.0, 0.05), 2)) -> float:
+    "The probability threshold with the best pooled defect IoU against `masks` (validation images)."
+    return float(max(grid, key=lambda t: pixel_metrics(probs, masks, t)['defect_iou']))
+
+def evaluate_segmentation(model, df: pd.DataFrame, target_recall: float = 0.99, quiet: bool = True, threshold: float | None = 0.5) -> dict:
+    "Pixel measures on test at `threshold` (None: chosen on valid by IoU); the image-level area threshold chosen on valid for `target_recall` (Bad positive)."
     vp, vm, vrows = split_masks(model, df, 'valid', quiet)
     tp, tm, trows = split_masks(model, df, 'test', quiet)
+    pix = iou_threshold(vp, vm) if threshold is None else threshold
     yv, yt = label_to_int(vrows.label), label_to_int(trows.label)
-    area_v, area_t = defect_area(vp), defect_area(tp)
+    area_v, area_t = defect_area(vp, pix), defect_area(tp, pix)
     thr = threshold_for_recall(yv, area_v, target_recall)
-    res = dict(split='test', **pixel_metrics(tp, tm), area_threshold=thr,
+    res = dict(split='test', **pixel_metrics(tp, tm, pix), pixel_threshold=pix, area_threshold=thr,
                **{f'image_{k}': v for k, v in binary_metrics(yt, area_t, thr).items()})
     res['curves'] = dict(valid=(yv, area_v), test=(yt, area_t))
     return res
