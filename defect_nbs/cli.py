@@ -14,7 +14,8 @@ from .data import scan, usable, load_image, builtin_dataset
 from .analysis import analysis_report
 from .models import load_model, model_stats
 from .train import train_classifier, evaluate, plot_evaluation, export_classifier, apply_temperature
-from .cam import split_maps, choose_threshold
+from .cam import split_maps, choose_threshold, localization_metrics
+from .segment import evaluate_segmentation
 from .ensemble import choose_rule, bucket, bucket_rates, box_score
 from .pipeline import inspect, cam_localizer
 from .export import calibration_paths
@@ -44,8 +45,19 @@ def job_report(f: dict) -> str:
          "| test split | ROC-AUC | PR-AUC | accuracy | Bad recall | Bad precision | false positives | false negatives |",
          "|---|---|---|---|---|---|---|---|",
          _metrics_row('at the valid-chosen threshold', c['test']), _metrics_row('at 0.5', c['test_at_half']), "",
-         "Curves, confusion matrix and reliability diagram: `evaluation.png`.", "",
-         "## Good / bad / review", "",
+         "Curves, confusion matrix and reliability diagram: `evaluation.png`.", ""]
+    if f.get('localization'):
+        z = f['localization']
+        L += ["## Localization against the masks", "",
+              f"The model's {z['method']}, its threshold ({z['threshold']:.3g}) chosen on valid by pixel F1; test images with a mask, and the good ones.", "",
+              "| pixel AUROC | pixel AP | pointing game | box accuracy at IoU 0.5 | MaxBoxAcc (IoU 0.3 / 0.5 / 0.7) | good images with a box | Bad images with a box |",
+              "|---|---|---|---|---|---|---|",
+              f"| {z['pixel_auroc']:.3f} | {z['pixel_ap']:.3f} | {z['pointing_game']:.1%} | {z['box_acc_iou50']:.1%} | {z['max_box_acc']:.1%} "
+              f"({z['max_box_acc_iou30']:.0%} / {z['max_box_acc_iou50']:.0%} / {z['max_box_acc_iou70']:.0%}) | {z['good_with_box']:.1%} | {z['bad_with_box']:.1%} |", ""]
+        if 'defect_iou' in z:
+            L += [f"As a segmentation (probability threshold {z['pixel_threshold']:.2f}, chosen on valid by IoU): defect IoU {z['defect_iou']:.3f}, "
+                  f"Dice {z['dice']:.3f}, pixel precision {z['pixel_precision']:.1%}, pixel recall {z['pixel_recall']:.1%}.", ""]
+    L += ["## Good / bad / review", "",
          f"Localizer: {o['localizer']}. Rule chosen on valid for escape ≤ {o['max_escape']:.1%} and false rejects ≤ "
          f"{o['max_false_reject']:.1%}: good if P(Bad) < {o['rule']['good_below']:.4g} and the localizer is clear; bad if "
          f"P(Bad) ≥ {o['rule']['bad_above']:.4g} and it finds a defect (score ≥ {o['rule']['found_at']:.4g}); review otherwise.", "",
@@ -94,12 +106,22 @@ def inspection_job(root=None, out='runs/job', head: str | None = None, size: int
                       temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
                       test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
 
+    localization = None
+    if has_masks:
+        say('localization against the masks')
+        vh, vm, _ = split_maps(model, index, 'valid')
+        th, tm, _ = split_maps(model, index, 'test')
+        map_threshold = choose_threshold(vh, vm)
+        localization = dict(localization_metrics(th, tm, map_threshold), method='defect map' if head == 'segment' else 'class activation map')
+        if head == 'segment':
+            seg = evaluate_segmentation(model, index, target_recall, threshold=None)
+            localization.update({k: seg[k] for k in ('pixel_threshold', 'defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
+
     say('operating point, chosen on valid')
     rows = {s: ok[ok.split == s].reset_index(drop=True) for s in ('valid', 'test')}
     localizer, where = None, 'none (the data has no masks): classifier only'
     if has_masks:
-        heats, masks, _ = split_maps(model, index, 'valid')
-        localizer = cam_localizer(model, choose_threshold(heats, masks))
+        localizer = cam_localizer(model, localization['threshold'])
         where = (f"the model's {'defect map' if head == 'segment' else 'class activation map'}, regions above "
                  f"{localizer.threshold:.3g} (chosen on valid against the masks)")
     ims = [load_image(p, model.preprocess.mode) for p in rows['valid'].path]
@@ -128,7 +150,8 @@ def inspection_job(root=None, out='runs/job', head: str | None = None, size: int
                            ('7-bit weights (this CPU has no VNNI)' if int8_saturates() else '8-bit weights'),
                       parity_images=len(check), formats=one[['format', 'p50_ms', 'speedup', 'size_mb', 'accuracy', 'decision_agreement']].to_dict('records'))
 
-    figures = dict(data=data, classifier=classifier, operating_point=operating_point, deployment=deployment, machine=machine_info(threads))
+    figures = dict(data=data, classifier=classifier, localization=localization, operating_point=operating_point, deployment=deployment,
+                   machine=machine_info(threads))
     (out / 'report.md').write_text(job_report(figures))
     (out / 'report.json').write_text(json.dumps(figures, indent=1, default=float))
     say(f'report: {out / "report.md"}')
