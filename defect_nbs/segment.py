@@ -150,8 +150,9 @@ def defect_area(probs, threshold: float = 0.5) -> np.ndarray:
     return np.array([(p >= threshold).mean() for p in probs])
 
 # %% ../nbs/08_segment.ipynb #726b7e93
-def iou_threshold(probs, masks, grid=np.round(np.arange(0.05, 1.0, 0.05), 2)) -> float:
-    "The probability threshold with the best pooled defect IoU against `masks` (validation images)."
+def iou_threshold(probs, masks, grid=None) -> float:
+    "The probability threshold (of `grid`, default 0.05, 0.10, ..., 0.95) with the best pooled defect IoU against `masks` (validation images)."
+    grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if grid is None else grid
     return float(max(grid, key=lambda t: pixel_metrics(probs, masks, t)['defect_iou']))
 
 def evaluate_segmentation(model, df: pd.DataFrame, target_recall: float = 0.99, quiet: bool = True, threshold: float | None = 0.5) -> dict:

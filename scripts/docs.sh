@@ -59,12 +59,12 @@ class show_docs_from_lib(Processor):
         self.k.run_cell('from nbdev.showdoc import show_doc')
         for m in sorted(filter(None, mods)):
             self.k.run_cell(f'from {cfg.lib_name}.{m} import *')
-            if self.k.exc: note(f'{self.nb.path_.name}: cannot import {cfg.lib_name}.{m}: {self.k.exc!r}'); self.k.exc = None
+            if self.k.exc: note(f'{Path(str(self.nb.path_)).name}: cannot import {cfg.lib_name}.{m}: {self.k.exc!r}'); self.k.exc = None
     def __call__(self, cell):
         if self.k is None or cell.cell_type != 'code' or not cell.source or not _re_showdoc.search(cell.source): return
         self.k.cell(cell)
         if self.k.exc:
-            note(f'{self.nb.path_.name}: {cell.source.splitlines()[-1]} failed ({self.k.exc!r}); run nbdev_export?')
+            note(f'{Path(str(self.nb.path_)).name}: {cell.source.splitlines()[-1]} failed ({self.k.exc!r}); run nbdev_export?')
             self.k.exc, cell.source = None, None     # drop the cell rather than show a traceback
 
 class DocProcs(FilterDefaults):
