@@ -7,7 +7,7 @@ held-out metrics (Bad positive; threshold and temperature chosen on valid, repor
     python benchmarks/classify.py --size 224 --epochs 15 --folds 5       # 5 grouped, stratified folds
     python benchmarks/classify.py --recipe seed --epochs 15              # the seed projects' recipe
 """
-import argparse, json, os, shlex, time, datetime
+import argparse, hashlib, json, os, shlex, time, datetime
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np, torch
@@ -58,7 +58,15 @@ def main():
                   recipe=a.recipe, config=asdict(cfg), machine=machine(), command='python benchmarks/classify.py ' +
                   shlex.join(os.sys.argv[1:]))
     if a.folds:
-        runs = [run_one(f, cfg, a.tta, a.target_recall, f'{a.tag} fold {i}')[0] for i, f in enumerate(fold_splits(df, a.folds, seed=cfg.seed))]
+        # each finished fold is kept beside the results, so a run that is killed resumes at the next fold
+        partial = Path(a.out).with_suffix(f'.partial-{hashlib.sha1(record["command"].encode()).hexdigest()[:10]}.jsonl')
+        done = [json.loads(l) for l in partial.read_text().splitlines()] if partial.exists() else []
+        if done: print(f'resuming: {len(done)} fold(s) already in {partial}', flush=True)
+        runs = []
+        for i, f in enumerate(fold_splits(df, a.folds, seed=cfg.seed)):
+            if i < len(done): runs.append(done[i]); continue
+            runs.append(run_one(f, cfg, a.tta, a.target_recall, f'{a.tag} fold {i}')[0])
+            with open(partial, 'a') as fh: fh.write(json.dumps(runs[-1], default=float) + '\n')
         keys = ('accuracy', 'balanced_accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc')
         record.update(split=f'{a.folds} grouped stratified folds', folds=runs,
                       mean={k: float(np.mean([r['test'][k] for r in runs])) for k in keys},
@@ -70,5 +78,6 @@ def main():
         record.update(split='default (70/15/15, seed 42' + (f', near-duplicates grouped at {a.dedupe})' if a.dedupe else ')'), **out)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, 'a') as f: f.write(json.dumps(record, default=float) + '\n')
+    if a.folds: partial.unlink(missing_ok=True)
 
 if __name__ == '__main__': main()
