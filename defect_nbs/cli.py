@@ -39,7 +39,7 @@ def job_report(f: dict) -> str:
          "Thresholds and calibration are chosen on valid; every figure is on the test split unless it says valid.",
          f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}, onnxruntime {m['onnxruntime']}.", "",
          "## Classifier", "",
-         f"{c['arch']}, {c['head']} head, {c['size']} px, {c['epochs']} epochs, trained in {c['train_seconds']:.0f} s. "
+         f"{c['arch']}, {c['head']} head, {c['size']} px, {c['epochs']} epochs{' (layers before stride 8 frozen)' if c.get('freeze_early') else ''}, trained in {c['train_seconds']:.0f} s. "
          f"Temperature {c['temperature']:.3f} (test ECE {c['ece_before']:.3f} before, {c['ece_after']:.3f} after); "
          f"threshold {c['threshold']:.4f}, chosen on valid for {c['target_recall']:.0%} Bad recall.", "",
          "| test split | ROC-AUC | PR-AUC | accuracy | Bad recall | Bad precision | false positives | false negatives |",
@@ -79,7 +79,7 @@ def job_report(f: dict) -> str:
 # %% ../nbs/14_cli.ipynb #1f2375a0
 def inspection_job(root=None, out='runs/job', head: str | None = None, size: int = 128, epochs: int = 5, dedupe: float | None = None,
                    target_recall: float = 0.99, max_escape: float = 0.005, max_false_reject: float = 0.01, threads: int = 2,
-                   quiet: bool = False) -> dict:
+                   quiet: bool = False, freeze_early: bool = False) -> dict:
     "Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` go to `out`; returns the figures."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -98,11 +98,11 @@ def inspection_job(root=None, out='runs/job', head: str | None = None, size: int
                 dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'))
 
     say(f'classifier: {head} head, {size} px, {epochs} epochs')
-    learn = train_classifier(index, head=head, size=size, epochs=epochs, quiet=quiet)
+    learn = train_classifier(index, head=head, size=size, epochs=epochs, freeze_early=freeze_early, quiet=quiet)
     ev = evaluate(learn, index, target_recall)
     plot_evaluation(ev, f'{root.name}: test split, Bad positive').savefig(out / 'evaluation.png', dpi=90); plt.close('all')
     model = load_model(export_classifier(learn, out / 'model.safetensors', ev))
-    classifier = dict(arch=model.config['arch'], head=head, size=size, epochs=epochs, train_seconds=learn.train_seconds,
+    classifier = dict(arch=model.config['arch'], head=head, size=size, epochs=epochs, freeze_early=freeze_early, train_seconds=learn.train_seconds,
                       temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
                       test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
 
@@ -171,6 +171,7 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             max_escape: float = 0.005,     # largest tolerated share of Bad parts passed as good (valid)
             max_false_reject: float = 0.01,  # largest tolerated share of good parts rejected (valid)
             threads: int = 2,              # CPU threads for training and every runtime
-            quiet: bool = False):          # no progress bars
+            quiet: bool = False,           # no progress bars
+            freeze_early: bool = False):   # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
-    inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet)
+    inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet, freeze_early)
