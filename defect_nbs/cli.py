@@ -73,6 +73,10 @@ def job_report(f: dict) -> str:
           "| format | p50 ms at batch 1 | speed-up vs PyTorch eager | MB | test accuracy | agreement with FP32 |", "|---|---|---|---|---|---|"]
     for r in dep['formats']:
         L.append(f"| {r['format']} | {r['p50_ms']:.2f} | {r['speedup']:.1f}x | {r['size_mb']:.1f} | {r['accuracy']:.1%} | {r['decision_agreement']:.1%} |")
+    int8 = next((r for r in dep['formats'] if 'INT8' in r['format']), None)
+    if int8 and int8['decision_agreement'] < 0.99:   # the bar deployment is held to
+        L += ["", f"**INT8 changes {1 - int8['decision_agreement']:.1%} of the test decisions at the valid-chosen threshold** "
+              "(agreement with FP32 below 99%): deploy ONNX Runtime FP32, or recalibrate INT8 (`benchmarks/int8.py`) before using it."]
     L += ["", "Batch sweep and GFLOP/s: `benchmark.csv`, `benchmark.png`.", ""]
     return '\n'.join(L)
 
