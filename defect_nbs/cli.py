@@ -15,7 +15,7 @@ from .analysis import analysis_report
 from .models import load_model, model_stats
 from .train import train_classifier, evaluate, plot_evaluation, export_classifier, apply_temperature
 from .cam import split_maps, choose_threshold, localization_metrics
-from .segment import evaluate_segmentation
+from .segment import iou_threshold, pixel_metrics
 from .ensemble import choose_rule, bucket, bucket_rates, box_score
 from .pipeline import inspect, cam_localizer
 from .export import calibration_paths
@@ -110,23 +110,24 @@ def inspection_job(root=None, out='runs/job', head: str | None = None, size: int
                       temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
                       test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
 
-    localization = None
+    localization, map_name = None, 'defect map' if head == 'segment' else 'class activation map'
     if has_masks:
         say('localization against the masks')
         vh, vm, _ = split_maps(model, index, 'valid')
         th, tm, _ = split_maps(model, index, 'test')
-        map_threshold = choose_threshold(vh, vm)
-        localization = dict(localization_metrics(th, tm, map_threshold), method='defect map' if head == 'segment' else 'class activation map')
-        if head == 'segment':
-            seg = evaluate_segmentation(model, index, target_recall, threshold=None)
-            localization.update({k: seg[k] for k in ('pixel_threshold', 'defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
+        localization = dict(localization_metrics(th, tm, choose_threshold(vh, vm)), method=map_name)
+        if head == 'segment':   # the same maps as probabilities, scored as a segmentation (threshold chosen on valid)
+            vp, tp = ([1 / (1 + np.exp(-h)) for h in maps] for maps in (vh, th))
+            pixel_threshold = iou_threshold(vp, vm)
+            seg = pixel_metrics(tp, tm, pixel_threshold)
+            localization.update(pixel_threshold=pixel_threshold, **{k: seg[k] for k in ('defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
 
     say('operating point, chosen on valid')
     rows = {s: ok[ok.split == s].reset_index(drop=True) for s in ('valid', 'test')}
     localizer, where = None, 'none (the data has no masks): classifier only'
     if has_masks:
         localizer = cam_localizer(model, localization['threshold'])
-        where = (f"the model's {'defect map' if head == 'segment' else 'class activation map'}, regions above "
+        where = (f"the model's {map_name}, regions above "
                  f"{localizer.threshold:.3g} (chosen on valid against the masks)")
     ims = [load_image(p, model.preprocess.mode) for p in rows['valid'].path]
     p_val = apply_temperature(1 - model.predict(ims)[:, 0], ev.temperature)

@@ -186,12 +186,14 @@ def calibration_paths(df: pd.DataFrame, n: int = 128, split: str = 'train', seed
 # %% ../nbs/12_export.ipynb #680d7610
 CALIBRATION_METHODS = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy, percentile=CalibrationMethod.Percentile)
 
-def fp32_ends(path) -> list[str]:
-    "Names of the first Conv and of every node of the model's head (else the last Gemm/MatMul) of an ONNX graph, commonly kept in FP32."
-    nodes = onnx.load(str(path)).graph.node
+def _ends(nodes) -> list[str]:
     convs = [n.name for n in nodes if n.op_type == 'Conv']
     heads = [n.name for n in nodes if '/head/' in n.name] or [n.name for n in nodes if n.op_type in ('Gemm', 'MatMul')][-1:]
     return convs[:1] + heads
+
+def fp32_ends(path) -> list[str]:
+    "Names of the first Conv and of every node of the model's head (else the last Gemm/MatMul) of an ONNX graph, commonly kept in FP32."
+    return _ends(onnx.load(str(path)).graph.node)
 
 def fp32_stem(path) -> list[str]:
     "`fp32_ends` plus every node of the layers that work at stride 2 (from timm's `feature_info` of the model's architecture)."
@@ -203,12 +205,13 @@ def fp32_stem(path) -> list[str]:
         try: info = timm.create_model(model_spec(arch).timm_name, pretrained=False, features_only=True).feature_info.info
         except Exception: info = []   # no feature pyramid (e.g. a transformer): nothing works at stride 2
         stride2 = [f['module'] for f in info if f['reduction'] == 2]
+    anchors = []
+    if stride2:   # 'blocks.0' is exported as '/backbone/blocks/blocks.0/...', or as '/backbone/blocks.0/...' by a features_only backbone
+        parts = stride2[-1].split('.')
+        anchors = ['/backbone/' + '/'.join('.'.join(parts[:k + 1]) for k in range(len(parts))) + '/', f'/backbone/{stride2[-1]}/']
     names = [n.name for n in m.graph.node]
-    parts = stride2[-1].split('.') if stride2 else []   # 'blocks.0' is exported as '/backbone/blocks/blocks.0/...',
-    anchors = ('/backbone/' + '/'.join('.'.join(parts[:k + 1]) for k in range(len(parts))) + '/',   # or, by a features_only
-               f'/backbone/{stride2[-1]}/' if stride2 else None)                                    # backbone, '/backbone/blocks.0/...'
-    last = max((i for i, n in enumerate(names) if parts and any(a in n for a in anchors)), default=-1)
-    return list(dict.fromkeys(names[:last + 1] + fp32_ends(path)))
+    last = max((i for i, n in enumerate(names) if any(a in n for a in anchors)), default=-1)
+    return list(dict.fromkeys(names[:last + 1] + _ends(m.graph.node)))
 
 def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per_channel: bool = True, keep_fp32=(),
                   activation: str = 'uint8', batch_size: int = 8, extra_options: dict | None = None, reduce_range: bool | None = None) -> Path:
