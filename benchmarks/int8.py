@@ -8,6 +8,10 @@ Choose a variant on **valid**; test is reported beside it. Appends to benchmarks
 
     python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9
     python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --keep none stem --weights 7bit --layers   # + SQNR per tensor
+    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --methods minmax --calib 256 --keep stem --weights 7bit --qat 0 4
+
+With --qat N, each variant is also made from a copy of the model fine-tuned for N epochs under simulated INT8
+(export.quantization_aware_finetune, on the train split); its decisions are still compared with the original FP32 model.
 
 With --layers, the per-tensor SQNR against FP32 (export.int8_layer_errors, 16 valid images) of the variant that agrees
 best on valid goes to results/int8_layers.csv, and of the variant with nothing kept in FP32 beside it, if swept.
@@ -18,15 +22,18 @@ import numpy as np, pandas as pd, torch
 from defect_nbs.core import find_magnetic_tile, label_to_int
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
-from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors
+from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors, quantization_aware_finetune
 from defect_nbs.train import apply_temperature
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
+
+def log_odds(p): p = np.clip(p, 1e-7, 1 - 1e-7); return np.log(p) - np.log1p(-p)
 
 def scores(clf, X, y, thr, temp, ref=None):
     p_bad = apply_temperature(1 - np.concatenate([clf(X[i:i + 32]) for i in range(0, len(X), 32)])[:, 0], temp)
     dec = (p_bad >= thr).astype(int)
     out = dict(accuracy=float((dec == y).mean()), recall=float(dec[y == 1].mean()))
-    if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
+    if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()),
+                                   log_odds_error=float(np.abs(log_odds(p_bad) - log_odds(ref[0])).mean()))
     return out, (p_bad, dec)
 
 def main():
@@ -36,6 +43,8 @@ def main():
     ap.add_argument('--calib', nargs='+', type=int, default=[64, 256])
     ap.add_argument('--keep', nargs='+', default=['none', 'ends', 'stem'], help="layers kept in FP32: none, ends (first conv + head), stem (ends + every stride-2 layer)")
     ap.add_argument('--weights', nargs='+', default=['8bit', '7bit'], help='7bit = reduce_range (needed on CPUs without VNNI)')
+    ap.add_argument('--qat', nargs='+', type=int, default=[0], help='epochs of quantization-aware fine-tuning before quantizing (0 = none)')
+    ap.add_argument('--qat-lr', type=float, default=2e-5); ap.add_argument('--qat-focus', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--layers', action='store_true', help='also write the per-tensor SQNR of the best variant (results/int8_layers.csv)')
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
@@ -54,15 +63,26 @@ def main():
         data[split] = (X, y, *scores(fp32, X, y, thr, temp))
     rows = [dict(variant='ONNX FP32', **{f'{s}_{k}': v for s in data for k, v in data[s][2].items()})]
     print(rows[0], flush=True)
-    for method, n, keep, bits in itertools.product(a.methods, a.calib, a.keep, a.weights):
+    train = [Path(p) for p in df[df.split == 'train'].path]
+    for qat, method, n, keep, bits in itertools.product(a.qat, a.methods, a.calib, a.keep, a.weights):
         t0 = time.perf_counter()
+        keep_fp32 = keep if keep in ('ends', 'stem') else ()
+        src, name = work / 'fp32.onnx', f'int8_{method}_{n}_{keep}_{bits}_qat{qat}'
+        if qat:
+            tuned, hist = quantization_aware_finetune(model, train, calibration_paths(df, n), keep_fp32=keep_fp32, epochs=qat, lr=a.qat_lr,
+                                                      focus=a.qat_focus, reduce_range=bits == '7bit')
+            print(hist.round(4).to_string(index=False), flush=True)
+            src = to_onnx(tuned, work / f'{name}_fp32.onnx')
+        qat_seconds = round(time.perf_counter() - t0, 1)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # 8-bit weights warn on CPUs without VNNI: that is what is measured
-            q = OnnxClassifier(quantize_int8(work / 'fp32.onnx', work / f'int8_{method}_{n}_{keep}_{bits}.onnx', calibration_paths(df, n),
-                                             method=method, keep_fp32=keep if keep in ('ends', 'stem') else (), reduce_range=bits == '7bit'),
+            q = OnnxClassifier(quantize_int8(src, work / f'{name}.onnx', calibration_paths(df, n),
+                                             method=method, keep_fp32=keep_fp32, reduce_range=bits == '7bit'),
                                threads=a.threads)
-        r = dict(variant=f'INT8 {method}, {n} images, fp32 kept: {keep}, {bits} weights', method=method, n_calibration=n, fp32_kept=keep,
-                 weights=bits, quantize_seconds=round(time.perf_counter() - t0, 1), path=str(q.path))
+        qat_desc = f', after {qat} epochs of QAT (lr {a.qat_lr:g}, focus {a.qat_focus:g})' if qat else ''
+        r = dict(variant=f'INT8 {method}, {n} images, fp32 kept: {keep}, {bits} weights{qat_desc}', method=method, n_calibration=n, fp32_kept=keep,
+                 weights=bits, qat_epochs=qat, qat_seconds=qat_seconds if qat else None,
+                 quantize_seconds=round(time.perf_counter() - t0 - qat_seconds, 1), path=str(q.path))
         for s, (X, y, _, ref) in data.items(): r.update({f'{s}_{k}': v for k, v in scores(q, X, y, thr, temp, ref)[0].items()})
         print(r, flush=True); rows.append(r)
     command = 'python benchmarks/int8.py ' + shlex.join(os.sys.argv[1:])
@@ -79,6 +99,7 @@ def main():
                                       n_test=len(data['test'][1]), time=datetime.datetime.now().isoformat(timespec='seconds'),
                                       command=command, **machine_info(a.threads))
     append_results(table, a.out)
-    print(table[['variant', 'valid_agreement', 'test_agreement', 'valid_accuracy', 'test_accuracy', 'test_recall']].to_string(index=False))
+    print(table[['variant', 'valid_agreement', 'test_agreement', 'valid_log_odds_error', 'test_log_odds_error', 'valid_accuracy', 'test_accuracy',
+                 'test_recall']].to_string(index=False))
 
 if __name__ == '__main__': main()

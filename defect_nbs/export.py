@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import timm, torch
 from torch import nn
+import torch.nn.functional as F
 from .core import *
 from .data import load_image, usable
 from .models import *
@@ -18,8 +19,8 @@ from .models import *
 __all__ = ['PROVIDERS', 'CALIBRATION_METHODS', 'model_metadata', 'set_onnx_metadata', 'onnx_metadata', 'ParityError',
            'check_parity', 'fold_constants', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic',
            'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'fp32_stem', 'quantize_int8',
-           'int8_layer_errors', 'plot_layer_errors', 'tensorrt_calibration', 'read_calibration_table',
-           'tensorrt_classifier']
+           'int8_layer_errors', 'plot_layer_errors', 'fake_quantize', 'calibrate_fake_quant', 'strip_fake_quant',
+           'quantization_aware_finetune', 'tensorrt_calibration', 'read_calibration_table', 'tensorrt_classifier']
 
 # %% ../nbs/12_export.ipynb #12478816
 import onnx
@@ -187,12 +188,14 @@ def calibration_paths(df: pd.DataFrame, n: int = 128, split: str = 'train', seed
 CALIBRATION_METHODS = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy, percentile=CalibrationMethod.Percentile)
 
 def _ends(nodes) -> list[str]:
+    names = [n.name for n in nodes]
     convs = [n.name for n in nodes if n.op_type == 'Conv']
-    heads = [n.name for n in nodes if '/head/' in n.name] or [n.name for n in nodes if n.op_type in ('Gemm', 'MatMul')][-1:]
-    return convs[:1] + heads
+    heads = [n for n in names if '/head/' in n] or [n.name for n in nodes if n.op_type in ('Gemm', 'MatMul')][-1:]
+    tail = names[names.index(heads[-1]) + 1:] if heads else []   # the Softmax: a uint8 output would round P to steps of 1/255
+    return convs[:1] + heads + tail
 
 def fp32_ends(path) -> list[str]:
-    "Names of the first Conv and of every node of the model's head (else the last Gemm/MatMul) of an ONNX graph, commonly kept in FP32."
+    "Names of the first Conv, of every node of the model's head (else the last Gemm/MatMul) and of the nodes after it (the Softmax) of an ONNX graph, commonly kept in FP32."
     return _ends(onnx.load(str(path)).graph.node)
 
 def fp32_stem(path) -> list[str]:
@@ -269,6 +272,144 @@ def plot_layer_errors(errors: pd.DataFrame, title: str = ''):
     ax.set_xlabel('node position in the graph'); ax.set_ylabel('SQNR vs FP32 (dB)'); ax.set_title(title or 'INT8 error along the network')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/12_export.ipynb #f58bfea0
+def _module_name(node: str) -> str:
+    "The PyTorch module behind an ONNX node exported by `to_onnx` ('/model/backbone/blocks/blocks.0/blocks.0.0/conv_pw/Conv' -> 'backbone.blocks.0.0.conv_pw')."
+    parts, names, prev = node.strip('/').split('/')[1:-1], [], ''
+    for p in parts:
+        names.append(p[len(prev) + 1:] if prev and p.startswith(prev + '.') else p)
+        prev = p
+    return '.'.join(names)
+
+class _FakeQuantWeight(nn.Module):
+    "Per-output-channel symmetric fake quantization of a weight, as ONNX Runtime's QDQ per-channel weights (STE gradient)."
+    def __init__(self, qmax: int): super().__init__(); self.qmax = qmax
+    def forward(self, w):
+        scale = (w.detach().abs().amax(dim=tuple(range(1, w.ndim))).clamp_min(1e-8) / self.qmax).float()
+        return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros_like(scale, dtype=torch.int32), 0, -self.qmax, self.qmax)
+
+class _FakeQuantActivation:
+    "Per-tensor uint8 fake quantization of a module's output (or input), with its range from calibration (MinMax, 0 included, as ONNX Runtime)."
+    def __init__(self): self.lo, self.hi, self.observe = 0.0, 0.0, True
+    def __call__(self, x):
+        if self.observe:
+            self.lo, self.hi = min(self.lo, float(x.detach().min())), max(self.hi, float(x.detach().max()))
+            return x
+        scale = max(self.hi - self.lo, 1e-8) / 255
+        return torch.fake_quantize_per_tensor_affine(x, scale, int(round(-self.lo / scale)), 0, 255)
+
+def _quantized_layers(model: DefectClassifier, keep_fp32='stem') -> tuple[list[str], list[str]]:
+    "Names of the Conv2d/Linear modules that `quantize_int8(keep_fp32=...)` quantizes, and of those it keeps in FP32."
+    with tempfile.TemporaryDirectory() as d:
+        path = to_onnx(model, Path(d) / 'model.onnx')
+        kept = fp32_ends(path) if keep_fp32 == 'ends' else fp32_stem(path) if keep_fp32 == 'stem' else list(keep_fp32 or ())
+    kept = {_module_name(n) for n in kept}
+    layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return [n for n in layers if n not in kept], [n for n in layers if n in kept]
+
+def _execution_order(model: nn.Module) -> list[str]:
+    "Names of the Conv2d, Linear, BatchNorm2d, residual-block and pooling modules of `model`, in the order their forward passes end."
+    kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, timm.layers.SelectAdaptivePool2d)
+    order, handles = [], []
+    for name, m in model.named_modules():
+        if isinstance(m, kinds) or getattr(m, 'has_skip', False):
+            handles.append(m.register_forward_hook(lambda m, a, o, name=name: order.append(name)))
+    pre = model.preprocess
+    with torch.no_grad(): model.eval()(torch.zeros(1, 1 if pre.mode == 'L' else 3, pre.size, pre.size))
+    for h in handles: h.remove()
+    return list(dict.fromkeys(order))
+
+def fake_quantize(model: DefectClassifier, calib_images, keep_fp32='stem', reduce_range: bool | None = None, batch_size: int = 16) -> DefectClassifier:
+    "A copy of `model` that simulates `quantize_int8` in PyTorch: fake-quantized weights and activations, ranges calibrated on image files (MinMax)."
+    from torch.nn.utils import parametrize
+    if reduce_range is None: reduce_range = int8_saturates()
+    model = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
+    quantized, kept = _quantized_layers(model, keep_fp32)
+    modules = dict(model.named_modules())
+    points = []
+    for name in quantized:
+        parametrize.register_parametrization(modules[name], 'weight', _FakeQuantWeight(64 if reduce_range else 127))
+        fq = _FakeQuantActivation(); points.append(fq)
+        modules[name].register_forward_pre_hook(lambda m, args, fq=fq: (fq(args[0]),) + tuple(args[1:]))
+    order = _execution_order(model)
+    last_conv = None
+    for name in order:   # where ONNX Runtime puts QDQ on outputs: conv + BN (+ act), residual adds, pooling, after a quantized conv
+        m = modules[name]
+        if isinstance(m, (nn.Conv2d, nn.Linear)): last_conv = name; continue
+        if getattr(m, 'has_skip', False): hook = any(q.startswith(name + '.') for q in quantized)
+        else: hook = last_conv in quantized
+        if hook:
+            fq = _FakeQuantActivation(); points.append(fq)
+            m.register_forward_hook(lambda m, args, out, fq=fq: fq(out))
+    model.fake_quant = dict(quantized=quantized, kept=kept, points=points, reduce_range=reduce_range)
+    calibrate_fake_quant(model, calib_images, batch_size)
+    return model
+
+def calibrate_fake_quant(model: DefectClassifier, calib_images, batch_size: int = 16):
+    "(Re)measure the activation ranges of a `fake_quantize` model on image files."
+    points = model.fake_quant['points']
+    for p in points: p.lo, p.hi, p.observe = 0.0, 0.0, True
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(calib_images), batch_size):
+            model(model.preprocess([load_image(p, model.preprocess.mode) for p in calib_images[i:i + batch_size]]))
+    for p in points: p.observe = False
+    model.train(was_training)
+    return model
+
+def _log_odds_bad(logits):
+    "log P(Bad) - log P(good), class 0 being good."
+    logp = torch.log_softmax(logits.float(), dim=1)
+    return torch.logsumexp(logp[:, 1:], dim=1) - logp[:, 0]
+
+
+# %% ../nbs/12_export.ipynb #73a3639e
+def strip_fake_quant(model: DefectClassifier) -> DefectClassifier:
+    "A plain copy of a `fake_quantize` model: float weights (as trained), no hooks; ready for `to_onnx` and `quantize_int8`."
+    from torch.nn.utils import parametrize
+    out = copy.deepcopy(model)
+    for m in out.modules():
+        if parametrize.is_parametrized(m): parametrize.remove_parametrizations(m, 'weight', leave_parametrized=False)
+        m._forward_hooks.clear(); m._forward_pre_hooks.clear()
+    del out.fake_quant
+    return out
+
+def quantization_aware_finetune(model: DefectClassifier, train_images, calib_images, keep_fp32='stem', epochs: int = 4, lr: float = 2e-5,
+                                bs: int = 16, reduce_range: bool | None = None, focus: float = 3.0, seed: int = 0, quiet: bool = False) -> tuple[DefectClassifier, pd.DataFrame]:
+    "Fine-tune a `fake_quantize` copy of `model` to give the FP32 model's answers (distillation on the log-odds of Bad, no labels needed); returns the plain fine-tuned model for `quantize_int8` and the loss per epoch."
+    from fastprogress.fastprogress import progress_bar
+    torch.manual_seed(seed)
+    teacher = copy.deepcopy(model).cpu().eval()
+    student = fake_quantize(model, calib_images, keep_fp32, reduce_range)
+    pre = model.preprocess
+    X = torch.cat([pre([load_image(p, pre.mode) for p in train_images[i:i + 64]]) for i in range(0, len(train_images), 64)])
+    with torch.no_grad(): target = torch.cat([_log_odds_bad(teacher(X[i:i + 64])) for i in range(0, len(X), 64)])
+    opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * -(-len(X) // bs), pct_start=0.1)
+    meta = getattr(model, 'meta', {})   # weight the images near the decision threshold (log-odds before temperature) more
+    at = float(meta.get('temperature', 1.0)) * float(np.log(meta['threshold'] / (1 - meta['threshold']))) if 'threshold' in meta else 0.0
+    weight = 1 + focus * torch.exp(-(target - at).abs())
+    def loss_on(idx): return (weight[idx] * F.smooth_l1_loss(_log_odds_bad(student(X[idx])), target[idx], reduction='none')).mean()
+    def held_loss():
+        with torch.no_grad(): return float(np.mean([loss_on(torch.arange(i, min(i + 64, len(X)))).item() for i in range(0, len(X), 64)]))
+    history = [dict(epoch=0, loss=held_loss())]
+    for epoch in progress_bar(range(epochs), display=not quiet):
+        student.eval()   # BatchNorm statistics stay frozen: INT8 folds them into the convolutions
+        losses = []
+        for idx in torch.randperm(len(X)).split(bs):
+            if len(idx) < 2: continue
+            loss = loss_on(idx)
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+            losses.append(loss.item())
+        calibrate_fake_quant(student, calib_images)
+        history.append(dict(epoch=epoch + 1, train_loss=float(np.mean(losses)), loss=held_loss()))
+    plain = strip_fake_quant(student)
+    plain.meta = dict(getattr(model, 'meta', {}), qat=dict(epochs=epochs, lr=lr, keep_fp32=keep_fp32 if isinstance(keep_fp32, str) else 'custom',
+                                                        n_train=len(X), loss_before=history[0]['loss'], loss_after=history[-1]['loss']))
+    return plain, pd.DataFrame(history)
+
 
 # %% ../nbs/12_export.ipynb #f99afba4
 def tensorrt_calibration(fp32_path, calib_images, out_dir=None, method: str = 'minmax', batch_size: int = 8) -> Path:
