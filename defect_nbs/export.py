@@ -395,7 +395,7 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
     def held_loss():
         with torch.no_grad(): return float(np.mean([loss_on(torch.arange(i, min(i + 64, len(X)))).item() for i in range(0, len(X), 64)]))
     history = [dict(epoch=0, loss=held_loss())]
-    for epoch in progress_bar(range(epochs), display=not quiet):
+    for epoch in (range(epochs) if quiet else progress_bar(range(epochs))):
         student.eval()   # BatchNorm statistics stay frozen: INT8 folds them into the convolutions
         losses = []
         for idx in torch.randperm(len(X)).split(bs):
