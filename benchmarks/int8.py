@@ -67,16 +67,16 @@ def main():
     for qat, method, n, keep, bits in itertools.product(a.qat, a.methods, a.calib, a.keep, a.weights):
         t0 = time.perf_counter()
         keep_fp32 = keep if keep in ('ends', 'stem') else ()
-        src, name = work / 'fp32.onnx', f'int8_{method}_{n}_{keep}_{bits}_qat{qat}'
+        src, name, calib = work / 'fp32.onnx', f'int8_{method}_{n}_{keep}_{bits}_qat{qat}', calibration_paths(df, n)
         if qat:
-            tuned, hist = quantization_aware_finetune(model, train, calibration_paths(df, n), keep_fp32=keep_fp32, epochs=qat, lr=a.qat_lr,
+            tuned, hist = quantization_aware_finetune(model, train, calib, keep_fp32=keep_fp32, epochs=qat, lr=a.qat_lr,
                                                       focus=a.qat_focus, reduce_range=bits == '7bit')
             print(hist.round(4).to_string(index=False), flush=True)
             src = to_onnx(tuned, work / f'{name}_fp32.onnx')
         qat_seconds = round(time.perf_counter() - t0, 1)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # 8-bit weights warn on CPUs without VNNI: that is what is measured
-            q = OnnxClassifier(quantize_int8(src, work / f'{name}.onnx', calibration_paths(df, n),
+            q = OnnxClassifier(quantize_int8(src, work / f'{name}.onnx', calib,
                                              method=method, keep_fp32=keep_fp32, reduce_range=bits == '7bit'),
                                threads=a.threads)
         qat_desc = f', after {qat} epochs of QAT (lr {a.qat_lr:g}, focus {a.qat_focus:g})' if qat else ''

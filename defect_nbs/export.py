@@ -346,15 +346,19 @@ def fake_quantize(model: DefectClassifier, calib_images, keep_fp32='stem', reduc
     calibrate_fake_quant(model, calib_images, batch_size)
     return model
 
+def _preprocess_files(pre: Preprocess, paths, batch_size: int = 64) -> torch.Tensor:
+    "Image files as one preprocessed batch."
+    return torch.cat([pre([load_image(p, pre.mode) for p in paths[i:i + batch_size]]) for i in range(0, len(paths), batch_size)])
+
 def calibrate_fake_quant(model: DefectClassifier, calib_images, batch_size: int = 16):
-    "(Re)measure the activation ranges of a `fake_quantize` model on image files."
+    "(Re)measure the activation ranges of a `fake_quantize` model on image files (or their `_preprocess_files` tensor)."
+    x = calib_images if torch.is_tensor(calib_images) else _preprocess_files(model.preprocess, calib_images)
     points = model.fake_quant['points']
     for p in points: p.lo, p.hi, p.observe = 0.0, 0.0, True
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for i in range(0, len(calib_images), batch_size):
-            model(model.preprocess([load_image(p, model.preprocess.mode) for p in calib_images[i:i + batch_size]]))
+        for batch in x.split(batch_size): model(batch)
     for p in points: p.observe = False
     model.train(was_training)
     return model
@@ -382,9 +386,9 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
     from fastprogress.fastprogress import progress_bar
     torch.manual_seed(seed)
     teacher = copy.deepcopy(model).cpu().eval()
-    student = fake_quantize(model, calib_images, keep_fp32, reduce_range)
-    pre = model.preprocess
-    X = torch.cat([pre([load_image(p, pre.mode) for p in train_images[i:i + 64]]) for i in range(0, len(train_images), 64)])
+    calib = _preprocess_files(model.preprocess, calib_images)   # read once, measured again after every epoch
+    student = fake_quantize(model, calib, keep_fp32, reduce_range)
+    X = _preprocess_files(model.preprocess, train_images)
     with torch.no_grad(): target = torch.cat([_log_odds_bad(teacher(X[i:i + 64])) for i in range(0, len(X), 64)])
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * -(-len(X) // bs), pct_start=0.1)
@@ -403,7 +407,7 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
             loss = loss_on(idx)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
             losses.append(loss.item())
-        calibrate_fake_quant(student, calib_images)
+        calibrate_fake_quant(student, calib)
         history.append(dict(epoch=epoch + 1, train_loss=float(np.mean(losses)), loss=held_loss()))
     plain = strip_fake_quant(student)
     plain.meta = dict(getattr(model, 'meta', {}), qat=dict(epochs=epochs, lr=lr, keep_fp32=keep_fp32 if isinstance(keep_fp32, str) else 'custom',
