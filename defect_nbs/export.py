@@ -351,7 +351,7 @@ def _preprocess_files(pre: Preprocess, paths, batch_size: int = 64) -> torch.Ten
     return torch.cat([pre([load_image(p, pre.mode) for p in paths[i:i + batch_size]]) for i in range(0, len(paths), batch_size)])
 
 def calibrate_fake_quant(model: DefectClassifier, calib_images, batch_size: int = 16):
-    "(Re)measure the activation ranges of a `fake_quantize` model on image files (or their `_preprocess_files` tensor)."
+    "(Re)measure the activation ranges of a `fake_quantize` model on image files (or those files already preprocessed into one tensor)."
     x = calib_images if torch.is_tensor(calib_images) else _preprocess_files(model.preprocess, calib_images)
     points = model.fake_quant['points']
     for p in points: p.lo, p.hi, p.observe = 0.0, 0.0, True
