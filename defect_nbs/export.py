@@ -20,7 +20,8 @@ __all__ = ['PROVIDERS', 'CALIBRATION_METHODS', 'model_metadata', 'set_onnx_metad
            'check_parity', 'fold_constants', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic',
            'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'fp32_stem', 'quantize_int8',
            'int8_layer_errors', 'plot_layer_errors', 'fake_quantize', 'calibrate_fake_quant', 'strip_fake_quant',
-           'quantization_aware_finetune', 'tensorrt_calibration', 'read_calibration_table', 'tensorrt_classifier']
+           'quantization_aware_finetune', 'decision_stability', 'tensorrt_calibration', 'read_calibration_table',
+           'tensorrt_classifier']
 
 # %% ../nbs/12_export.ipynb #12478816
 import onnx
@@ -414,6 +415,26 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
                                                         n_train=len(X), loss_before=history[0]['loss'], loss_after=history[-1]['loss']))
     return plain, pd.DataFrame(history)
 
+
+# %% ../nbs/12_export.ipynb #7f26fbdb
+def decision_stability(predict, x, threshold: float, temperature: float = 1.0, eps: float = 1e-6, repeats: int = 4,
+                       seed: int = 0, batch_size: int = 32) -> dict:
+    "How far the answers of `predict` (preprocessed batch -> class probabilities, good first) move when the batch `x` moves by a relative `eps`: mean |Δ log-odds of Bad| and the share of decisions (temperature-scaled P(Bad) >= `threshold`) that change in any of `repeats` draws."
+    from defect_nbs.train import apply_temperature
+    x = np.asarray(x, np.float32)
+    def log_odds(batch):
+        p = np.concatenate([np.asarray(predict(batch[i:i + batch_size])) for i in range(0, len(batch), batch_size)])
+        p_bad = np.clip(apply_temperature(1 - p[:, 0], temperature), 1e-7, 1 - 1e-7)
+        return np.log(p_bad) - np.log1p(-p_bad)
+    cut = float(np.log(threshold) - np.log1p(-threshold))
+    rng = np.random.default_rng(seed)
+    base, moved, flipped = log_odds(x), [], np.zeros(len(x), bool)
+    for _ in range(repeats):
+        z = log_odds((x * (1 + eps * rng.standard_normal(x.shape))).astype(np.float32))
+        moved.append(np.abs(z - base)); flipped |= (z >= cut) != (base >= cut)
+    moved = np.stack(moved)
+    return dict(n=len(x), eps=eps, repeats=repeats, mean_log_odds_change=float(moved.mean()),
+                max_log_odds_change=float(moved.max()), unstable=float(flipped.mean()))
 
 # %% ../nbs/12_export.ipynb #f99afba4
 def tensorrt_calibration(fp32_path, calib_images, out_dir=None, method: str = 'minmax', batch_size: int = 8) -> Path:
