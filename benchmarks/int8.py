@@ -3,7 +3,9 @@
 For each variant (calibration method x number of training images x layers kept in FP32 x 8- or 7-bit weights), reports on the
 valid and test
 splits: agreement of Bad decisions with FP32 (at the model's threshold, on temperature-calibrated P(Bad) as the threshold
-was chosen), max |delta P(Bad)|, accuracy and Bad recall.
+was chosen), max |delta P(Bad)|, accuracy and Bad recall; and how stable each format's decisions are
+(export.decision_stability: the share that changes when the preprocessed input moves by a relative 1e-6, 4 draws, and
+the mean change of the log-odds).
 Choose a variant on **valid**; test is reported beside it. Appends to benchmarks/results/int8.csv.
 
     python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9
@@ -22,7 +24,8 @@ import numpy as np, pandas as pd, torch
 from defect_nbs.core import find_magnetic_tile, label_to_int
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
-from defect_nbs.export import to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors, quantization_aware_finetune
+from defect_nbs.export import (to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors, quantization_aware_finetune,
+                               decision_stability)
 from defect_nbs.train import apply_temperature
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
 
@@ -34,6 +37,8 @@ def scores(clf, X, y, thr, temp, ref=None):
     out = dict(accuracy=float((dec == y).mean()), recall=float(dec[y == 1].mean()))
     if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()),
                                    log_odds_error=float(np.abs(log_odds(p_bad) - log_odds(ref[0])).mean()))
+    st = decision_stability(clf, X, thr, temp)   # decisions that change when the input moves by a relative 1e-6
+    out.update(unstable=st['unstable'], log_odds_noise=st['mean_log_odds_change'])
     return out, (p_bad, dec)
 
 def main():
@@ -99,7 +104,7 @@ def main():
                                       n_test=len(data['test'][1]), time=datetime.datetime.now().isoformat(timespec='seconds'),
                                       command=command, **machine_info(a.threads))
     append_results(table, a.out)
-    print(table[['variant', 'valid_agreement', 'test_agreement', 'valid_log_odds_error', 'test_log_odds_error', 'valid_accuracy', 'test_accuracy',
-                 'test_recall']].to_string(index=False))
+    print(table[['variant', 'valid_agreement', 'test_agreement', 'valid_log_odds_error', 'test_log_odds_error', 'valid_unstable', 'test_unstable',
+                 'valid_accuracy', 'test_accuracy', 'test_recall']].to_string(index=False))
 
 if __name__ == '__main__': main()
