@@ -26,17 +26,16 @@ from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
 from defect_nbs.export import (to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors, quantization_aware_finetune,
                                decision_stability)
-from defect_nbs.train import apply_temperature
+from defect_nbs.train import apply_temperature, _logit
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
 
-def log_odds(p): p = np.clip(p, 1e-7, 1 - 1e-7); return np.log(p) - np.log1p(-p)
 
 def scores(clf, X, y, thr, temp, ref=None):
     p_bad = apply_temperature(1 - np.concatenate([clf(X[i:i + 32]) for i in range(0, len(X), 32)])[:, 0], temp)
     dec = (p_bad >= thr).astype(int)
     out = dict(accuracy=float((dec == y).mean()), recall=float(dec[y == 1].mean()))
     if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()),
-                                   log_odds_error=float(np.abs(log_odds(p_bad) - log_odds(ref[0])).mean()))
+                                   log_odds_error=float(np.abs(_logit(p_bad) - _logit(ref[0])).mean()))
     st = decision_stability(clf, X, thr, temp)   # decisions that change when the input moves by a relative 1e-6
     out.update(unstable=st['unstable'], log_odds_noise=st['mean_log_odds_change'])
     return out, (p_bad, dec)

@@ -217,6 +217,10 @@ def fp32_stem(path) -> list[str]:
     last = max((i for i, n in enumerate(names) if any(a in n for a in anchors)), default=-1)
     return list(dict.fromkeys(names[:last + 1] + _ends(m.graph.node)))
 
+def _fp32_nodes(path, keep_fp32) -> list[str]:
+    "Node names that `keep_fp32` ('ends', 'stem' or a list of names) keeps in FP32 in the ONNX graph at `path`."
+    return fp32_ends(path) if keep_fp32 == 'ends' else fp32_stem(path) if keep_fp32 == 'stem' else list(keep_fp32 or ())
+
 def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per_channel: bool = True, keep_fp32=(),
                   activation: str = 'uint8', batch_size: int = 8, extra_options: dict | None = None, reduce_range: bool | None = None) -> Path:
     "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names, 'ends' or 'stem'; 7-bit weights (`reduce_range`) by default on CPUs where 8-bit kernels saturate."
@@ -231,7 +235,7 @@ def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per
     with tempfile.TemporaryDirectory() as d:
         prepped = Path(d) / 'prepped.onnx'
         quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
-        exclude = fp32_ends(prepped) if keep_fp32 == 'ends' else fp32_stem(prepped) if keep_fp32 == 'stem' else list(keep_fp32)
+        exclude = _fp32_nodes(prepped, keep_fp32)
         reader = ImageCalibrationReader(calib_images, pre, 'image', batch_size)
         opts = dict(**(dict(CalibPercentile=99.99) if method == 'percentile' else {}), **(extra_options or {}))
         with warnings.catch_warnings():
@@ -304,7 +308,7 @@ def _quantized_layers(model: DefectClassifier, keep_fp32='stem') -> tuple[list[s
     "Names of the Conv2d/Linear modules that `quantize_int8(keep_fp32=...)` quantizes, and of those it keeps in FP32."
     with tempfile.TemporaryDirectory() as d:
         path = to_onnx(model, Path(d) / 'model.onnx')
-        kept = fp32_ends(path) if keep_fp32 == 'ends' else fp32_stem(path) if keep_fp32 == 'stem' else list(keep_fp32 or ())
+        kept = _fp32_nodes(path, keep_fp32)
     kept = {_module_name(n) for n in kept}
     layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     return [n for n in layers if n not in kept], [n for n in layers if n in kept]
@@ -385,6 +389,7 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
                                 bs: int = 16, reduce_range: bool | None = None, focus: float = 3.0, seed: int = 0, quiet: bool = False) -> tuple[DefectClassifier, pd.DataFrame]:
     "Fine-tune a `fake_quantize` copy of `model` to give the FP32 model's answers (distillation on the log-odds of Bad, no labels needed); returns the plain fine-tuned model for `quantize_int8` and the loss per epoch."
     from fastprogress.fastprogress import progress_bar
+    from defect_nbs.train import _logit
     torch.manual_seed(seed)
     teacher = copy.deepcopy(model).cpu().eval()
     calib = _preprocess_files(model.preprocess, calib_images)   # read once, measured again after every epoch
@@ -394,7 +399,7 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * -(-len(X) // bs), pct_start=0.1)
     meta = getattr(model, 'meta', {})   # weight the images near the decision threshold (log-odds before temperature) more
-    at = float(meta.get('temperature', 1.0)) * float(np.log(meta['threshold'] / (1 - meta['threshold']))) if 'threshold' in meta else 0.0
+    at = float(meta.get('temperature', 1.0)) * float(_logit(meta['threshold'])) if 'threshold' in meta else 0.0
     weight = 1 + focus * torch.exp(-(target - at).abs())
     def loss_on(idx): return (weight[idx] * F.smooth_l1_loss(_log_odds_bad(student(X[idx])), target[idx], reduction='none')).mean()
     def held_loss():
@@ -420,13 +425,12 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
 def decision_stability(predict, x, threshold: float, temperature: float = 1.0, eps: float = 1e-6, repeats: int = 4,
                        seed: int = 0, batch_size: int = 32) -> dict:
     "How far the answers of `predict` (preprocessed batch -> class probabilities, good first) move when the batch `x` moves by a relative `eps`: mean |Δ log-odds of Bad| and the share of decisions (temperature-scaled P(Bad) >= `threshold`) that change in any of `repeats` draws."
-    from defect_nbs.train import apply_temperature
+    from defect_nbs.train import apply_temperature, _logit
     x = np.asarray(x, np.float32)
     def log_odds(batch):
         p = np.concatenate([np.asarray(predict(batch[i:i + batch_size])) for i in range(0, len(batch), batch_size)])
-        p_bad = np.clip(apply_temperature(1 - p[:, 0], temperature), 1e-7, 1 - 1e-7)
-        return np.log(p_bad) - np.log1p(-p_bad)
-    cut = float(np.log(threshold) - np.log1p(-threshold))
+        return _logit(apply_temperature(1 - p[:, 0], temperature))
+    cut = float(_logit(threshold))
     rng = np.random.default_rng(seed)
     base, moved, flipped = log_odds(x), [], np.zeros(len(x), bool)
     for _ in range(repeats):
