@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #05cd14f1
 from __future__ import annotations
-import os, platform, random, shutil
+import os, platform, random, shutil, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'ISA_FLAGS', 'VNNI_FLAGS', 'label_to_int', 'as_paths', 'progress',
-           'seed_everything', 'default_device', 'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates',
-           'find_magnetic_tile']
+__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'INT8_WEIGHTS_ENV', 'label_to_int',
+           'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device', 'cache_dir',
+           'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits', 'find_magnetic_tile']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -39,9 +39,40 @@ def as_paths(items) -> list[Path]:
     return [Path(p) for p in items]
 
 # %% ../nbs/00_core.ipynb #cd5c9c47
-def progress(items, quiet=False, **kwargs):
-    "Wrap `items` in a tqdm progress bar unless `quiet`."
+PROGRESS_ENV = 'DEFECT_NBS_PROGRESS'   # 'bar' or 'log' forces the kind of progress display
+
+def interactive() -> bool:
+    "True where a progress bar can redraw in place: a notebook, or a terminal on stderr (`$DEFECT_NBS_PROGRESS` = 'bar'/'log' forces it)."
+    forced = os.environ.get(PROGRESS_ENV, '').strip().lower()
+    if forced in ('bar', 'log'): return forced == 'bar'
+    if forced: raise ValueError(f"${PROGRESS_ENV} must be 'bar' or 'log', not {forced!r}")
+    shell = type(sys.modules['IPython'].get_ipython()).__name__ if 'IPython' in sys.modules else ''
+    if shell and shell != 'TerminalInteractiveShell': return True   # a Jupyter kernel (or a notebook runner)
+    try: return sys.stderr.isatty()
+    except (AttributeError, ValueError): return False
+
+class LogProgress:
+    "Iterate over `items`, writing a plain line to `file` at most every `every` seconds and one at the end: progress for logs."
+    def __init__(self, items, desc: str = '', total: int | None = None, every: float = 30.0, file=None, **kwargs):
+        self.items, self.desc, self.every, self.file = items, desc or 'progress', every, file
+        self.total = total if total is not None else (len(items) if hasattr(items, '__len__') else None)
+    def __len__(self): return self.total
+    def _line(self, n, t0):
+        s = time.perf_counter() - t0
+        of = f'/{self.total} ({n / self.total:.0%})' if self.total else ''
+        print(f'{self.desc}: {n}{of} in {s:.1f} s', file=self.file or sys.stderr, flush=True)
+    def __iter__(self):
+        t0 = last = time.perf_counter(); n = 0
+        for item in self.items:
+            yield item
+            n += 1
+            if time.perf_counter() - last >= self.every: self._line(n, t0); last = time.perf_counter()
+        self._line(n, t0)
+
+def progress(items, quiet=False, every: float = 30.0, **kwargs):
+    "Wrap `items` in a tqdm progress bar where one can be drawn (`interactive`), else in `LogProgress` lines; nothing if `quiet`."
     if quiet: return items
+    if not interactive(): return LogProgress(items, every=every, **kwargs)
     from tqdm.auto import tqdm
     return tqdm(items, **kwargs)
 
@@ -99,6 +130,15 @@ def int8_saturates(isa: str | None = None) -> bool:
     "True for an x86 CPU with AVX2/AVX-512 but no VNNI (`isa` as in `cpu_info`), where 8-bit U8S8 integer kernels can saturate."
     flags = set((cpu_info()['isa'] if isa is None else isa).split())
     return bool(flags & {'avx2', 'avx512f'}) and not flags & set(VNNI_FLAGS)
+
+INT8_WEIGHTS_ENV = 'DEFECT_NBS_INT8_WEIGHTS'   # '7', '8' or 'auto'
+
+def int8_weight_bits(isa: str | None = None) -> int:
+    "The INT8 weight width quantization uses by default: `$DEFECT_NBS_INT8_WEIGHTS` (7 or 8) if set, else 7 where `int8_saturates(isa)`, else 8."
+    v = os.environ.get(INT8_WEIGHTS_ENV, '').strip().lower().removesuffix('bit').removesuffix('-')
+    if v in ('', 'auto'): return 7 if int8_saturates(isa) else 8
+    if v not in ('7', '8'): raise ValueError(f"${INT8_WEIGHTS_ENV} must be 7, 8 or auto, not {os.environ[INT8_WEIGHTS_ENV]!r}")
+    return int(v)
 
 # %% ../nbs/00_core.ipynb #2b06f8b0
 def find_magnetic_tile() -> Path | None:
