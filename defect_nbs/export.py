@@ -223,11 +223,11 @@ def _fp32_nodes(path, keep_fp32) -> list[str]:
 
 def quantize_int8(fp32_path, out_path, calib_images, method: str = 'minmax', per_channel: bool = True, keep_fp32=(),
                   activation: str = 'uint8', batch_size: int = 8, extra_options: dict | None = None, reduce_range: bool | None = None) -> Path:
-    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names, 'ends' or 'stem'; 7-bit weights (`reduce_range`) by default on CPUs where 8-bit kernels saturate."
+    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; `keep_fp32` is node names, 'ends' or 'stem'; 7-bit weights (`reduce_range`) by default where `int8_weight_bits()` says so (CPUs whose 8-bit kernels saturate, or `$DEFECT_NBS_INT8_WEIGHTS=7`)."
     from onnxruntime.quantization import quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     if method not in CALIBRATION_METHODS: raise ValueError(f'method must be one of {list(CALIBRATION_METHODS)}, not {method!r}')
-    if reduce_range is None: reduce_range = int8_saturates()
+    if reduce_range is None: reduce_range = int8_weight_bits() == 7
     out_path = Path(out_path).with_suffix('.onnx')
     out_path.parent.mkdir(parents=True, exist_ok=True)
     meta = onnx_metadata(fp32_path)
@@ -328,7 +328,7 @@ def _execution_order(model: nn.Module) -> list[str]:
 def fake_quantize(model: DefectClassifier, calib_images, keep_fp32='stem', reduce_range: bool | None = None, batch_size: int = 16) -> DefectClassifier:
     "A copy of `model` that simulates `quantize_int8` in PyTorch: fake-quantized weights and activations, ranges calibrated on image files (MinMax)."
     from torch.nn.utils import parametrize
-    if reduce_range is None: reduce_range = int8_saturates()
+    if reduce_range is None: reduce_range = int8_weight_bits() == 7
     model = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
     quantized, kept = _quantized_layers(model, keep_fp32)
     modules = dict(model.named_modules())
@@ -385,10 +385,15 @@ def strip_fake_quant(model: DefectClassifier) -> DefectClassifier:
     del out.fake_quant
     return out
 
-def quantization_aware_finetune(model: DefectClassifier, train_images, calib_images, keep_fp32='stem', epochs: int = 4, lr: float = 2e-5,
-                                bs: int = 16, reduce_range: bool | None = None, focus: float = 3.0, seed: int = 0, quiet: bool = False) -> tuple[DefectClassifier, pd.DataFrame]:
-    "Fine-tune a `fake_quantize` copy of `model` to give the FP32 model's answers (distillation on the log-odds of Bad, no labels needed); returns the plain fine-tuned model for `quantize_int8` and the loss per epoch."
-    from fastprogress.fastprogress import progress_bar
+def quantization_aware_finetune(model: DefectClassifier, # the FP32 model (its `meta` threshold and temperature are kept)
+                                train_images, # image files the student learns the FP32 answers on (no labels needed)
+                                calib_images, # image files the activation ranges are measured on, again after every epoch
+                                keep_fp32='stem', # layers left in FP32, as for `quantize_int8`
+                                epochs: int = 4, lr: float = 2e-5, bs: int = 16,
+                                reduce_range: bool | None = None, # 7-bit weights; default `int8_weight_bits() == 7`
+                                focus: float = 3.0, # extra weight of images whose FP32 log-odds lie near the threshold
+                                seed: int = 0, quiet: bool = False) -> tuple[DefectClassifier, pd.DataFrame]:
+    "Fine-tune a `fake_quantize` copy of `model` to give the FP32 model's answers (distillation on the log-odds of Bad); returns the plain model of the epoch with the lowest loss (epoch 0 = unchanged) for `quantize_int8`, and the loss per epoch."
     from defect_nbs.train import _logit
     torch.manual_seed(seed)
     teacher = copy.deepcopy(model).cpu().eval()
@@ -405,7 +410,8 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
     def held_loss():
         with torch.no_grad(): return float(np.mean([loss_on(torch.arange(i, min(i + 64, len(X)))).item() for i in range(0, len(X), 64)]))
     history = [dict(epoch=0, loss=held_loss())]
-    for epoch in (range(epochs) if quiet else progress_bar(range(epochs))):
+    best = (history[0]['loss'], 0, copy.deepcopy(student.state_dict()))
+    for epoch in progress(range(epochs), quiet, desc='quantization-aware fine-tuning'):
         student.eval()   # BatchNorm statistics stay frozen: INT8 folds them into the convolutions
         losses = []
         for idx in torch.randperm(len(X)).split(bs):
@@ -415,10 +421,13 @@ def quantization_aware_finetune(model: DefectClassifier, train_images, calib_ima
             losses.append(loss.item())
         calibrate_fake_quant(student, calib)
         history.append(dict(epoch=epoch + 1, train_loss=float(np.mean(losses)), loss=held_loss()))
+        if history[-1]['loss'] < best[0]: best = (history[-1]['loss'], epoch + 1, copy.deepcopy(student.state_dict()))
+    student.load_state_dict(best[2])   # fine-tuning can make it worse (8-bit weights start closer): keep the best epoch
     plain = strip_fake_quant(student)
     plain.meta = dict(getattr(model, 'meta', {}), qat=dict(epochs=epochs, lr=lr, keep_fp32=keep_fp32 if isinstance(keep_fp32, str) else 'custom',
-                                                        n_train=len(X), loss_before=history[0]['loss'], loss_after=history[-1]['loss']))
-    return plain, pd.DataFrame(history)
+                                                        reduce_range=student.fake_quant['reduce_range'], n_train=len(X),
+                                                        loss_before=history[0]['loss'], loss_after=best[0], kept_epoch=best[1]))
+    return plain, pd.DataFrame(history).assign(kept=lambda d: d.epoch == best[1])
 
 
 # %% ../nbs/12_export.ipynb #7f26fbdb
