@@ -19,7 +19,8 @@ from .train import apply_temperature
 
 # %% auto #0
 __all__ = ['machine_info', 'peak_gflops', 'Format', 'pytorch_format', 'onnx_format', 'deploy_formats', 'preprocess_batch',
-           'benchmark', 'append_results', 'plot_benchmark', 'benchmark_main', 'benchmark_cli']
+           'median_ci', 'time_interleaved', 'benchmark', 'append_results', 'plot_benchmark', 'recommend_format',
+           'benchmark_main', 'benchmark_cli']
 
 # %% ../nbs/13_benchmark.ipynb #1e4cdef1
 def machine_info(threads: int | None = None) -> dict:
@@ -143,36 +144,64 @@ def preprocess_batch(paths, pre: Preprocess, quiet: bool = True) -> tuple[np.nda
     x = np.concatenate([pre([load_image(p, pre.mode)]).numpy() for p in progress(paths, quiet, desc='preprocess')])
     return x, (time.perf_counter() - t0) * 1000 / max(len(paths), 1)
 
-def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: float = 0.5, temperature: float = 1.0, batch_sizes=(1, 8, 32), n: int = 50,
-              warmup: int = 10, threads: int = 2, gflops_per_image: float | None = None, peak: dict | None = None,
-              quiet: bool = False, **context) -> pd.DataFrame:
-    "Latency/throughput sweep and test accuracy of each format on the preprocessed images `X`; one row per format and batch size."
+def median_ci(times, level: float = 0.95) -> tuple[float, float]:
+    "Distribution-free `level` confidence interval of the median of `times` (order statistics: binomial ranks)."
+    from scipy.stats import binom
+    t, n = np.sort(np.asarray(times, float)), len(times)
+    if n == 0: return (np.nan, np.nan)
+    lo = int(binom.ppf((1 - level) / 2, n, 0.5)); hi = int(binom.isf((1 - level) / 2, n, 0.5))
+    return float(t[max(lo - 1, 0)]), float(t[min(hi, n - 1)])
+
+def time_interleaved(formats: list[Format], x, n: int, warmup: int = 5, per_round: int = 5) -> dict[str, list[float]]:
+    "Seconds per call of each format on batch `x`: `warmup` calls each, then rounds of `per_round` calls of every format in a rotating order, until each has `n`."
+    for fmt in formats:
+        for _ in range(warmup): fmt.run(x)
+        if fmt.sync: fmt.sync()
+    times = {f.name: [] for f in formats}
+    for r in range(-(-n // per_round)):
+        k = r % len(formats)
+        for fmt in formats[k:] + formats[:k]:
+            for _ in range(min(per_round, n - len(times[fmt.name]))):
+                t0 = time.perf_counter(); fmt.run(x)
+                if fmt.sync: fmt.sync()
+                times[fmt.name].append(time.perf_counter() - t0)
+    return times
+
+def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: float = 0.5, temperature: float = 1.0, batch_sizes=(1, 8, 32),
+              n: int = 200, min_calls: int = 50, warmup: int = 10, per_round: int = 5, threads: int = 2, gflops_per_image: float | None = None,
+              peak: dict | None = None, quiet: bool = False, **context) -> pd.DataFrame:
+    "Latency/throughput sweep (formats interleaved, figures from the p50) and test accuracy of each format on the preprocessed images `X`; one row per format and batch size."
     old = torch.get_num_threads(); torch.set_num_threads(threads)
     y = None if labels is None else label_to_int(labels)
-    rows, base_fps, ref = [], {}, None
+    rows, quality, ref = [], {}, None
     try:
-        for fmt in progress(formats, quiet, desc='formats'):
+        for fmt in formats:
             p_bad, dec = _decisions(fmt, X, threshold, temperature)
             if ref is None: ref = (p_bad, dec)
-            quality = dict(decision_agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
+            q = dict(decision_agreement=float((dec == ref[1]).mean()), decisions_changed=int((dec != ref[1]).sum()),
+                     max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
             if y is not None:
                 from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
-                quality.update(accuracy=accuracy_score(y, dec), recall=recall_score(y, dec, zero_division=0),
-                               roc_auc=roc_auc_score(y, p_bad) if len(set(y)) == 2 else np.nan)
-            for bs in batch_sizes:
-                x = np.ascontiguousarray(np.resize(X, (bs, *X.shape[1:])) if len(X) < bs else X[:bs])
-                calls = max(10, n // bs)
-                lat = measure_latency(fmt.run, x, n=calls, warmup=max(2, warmup // bs), sync=fmt.sync)
-                fps = bs * 1000 / lat['mean_ms']
-                base_fps.setdefault(bs, fps)
+                q.update(accuracy=accuracy_score(y, dec), recall=recall_score(y, dec, zero_division=0),
+                         roc_auc=roc_auc_score(y, p_bad) if len(set(y)) == 2 else np.nan)
+            quality[fmt.name] = q
+        for bs in progress(batch_sizes, quiet, desc='batch sizes'):
+            x = np.ascontiguousarray(np.resize(X, (bs, *X.shape[1:])) if len(X) < bs else X[:bs])
+            calls = max(min_calls, n // bs)
+            times = time_interleaved(formats, x, calls, max(2, warmup // bs), per_round)
+            base = None
+            for fmt in formats:
+                lat = latency_stats(times[fmt.name])
+                lo, hi = (v * 1000 for v in median_ci(times[fmt.name]))
+                base = base or lat['p50_ms']
+                fps = bs * 1000 / lat['p50_ms']
                 peak_key = 'ort_int8' if fmt.precision == 'INT8' else ('torch_fp32' if fmt.name.startswith('PyTorch') else 'ort_fp32')
-                achieved = gflops_per_image * fps if gflops_per_image else np.nan
                 rows.append(dict(format=fmt.name, precision=fmt.precision, device=fmt.device, batch_size=bs, threads=threads, n_calls=calls,
-                                 **{k: lat[k] for k in ('mean_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'std_ms')},
-                                 ms_per_image=lat['mean_ms'] / bs, fps=fps, speedup=fps / base_fps[bs], size_mb=fmt.size_mb,
-                                 gflops_per_image=gflops_per_image, achieved_gflops=achieved,
+                                 p50_ms=lat['p50_ms'], p50_lo_ms=lo, p50_hi_ms=hi, **{k: lat[k] for k in ('p95_ms', 'p99_ms', 'mean_ms', 'std_ms')},
+                                 ms_per_image=lat['p50_ms'] / bs, fps=fps, speedup=base / lat['p50_ms'], size_mb=fmt.size_mb,
+                                 gflops_per_image=gflops_per_image, achieved_gflops=gflops_per_image * fps if gflops_per_image else np.nan,
                                  peak_gflops=(peak or {}).get(peak_key, np.nan) if fmt.device == 'cpu' else np.nan,
-                                 **quality, n_test=len(X), threshold=threshold, temperature=temperature))
+                                 **quality[fmt.name], n_test=len(X), threshold=threshold, temperature=temperature, timing='interleaved rounds, p50'))
     finally: torch.set_num_threads(old)
     table = pd.DataFrame(rows)
     table['pct_of_peak'] = 100 * table.achieved_gflops / table.peak_gflops
@@ -205,6 +234,30 @@ def plot_benchmark(table: pd.DataFrame, title: str = ''):
     fig.suptitle(title or f"{table.cpu.iloc[0]}, {table.threads.iloc[0]} threads"); fig.tight_layout()
     return fig
 
+# %% ../nbs/13_benchmark.ipynb #8734e483
+def recommend_format(table: pd.DataFrame, min_agreement: float = 0.99, batch_size: int = 1) -> dict:
+    "The fastest format (lowest p50 at `batch_size`) whose test decisions agree with the reference (the table's first format, FP32) on at least `min_agreement` of the images; with the figures and the reason."
+    t = table[table.batch_size == batch_size].reset_index(drop=True)
+    if t.empty: raise ValueError(f'no rows at batch size {batch_size}; the table has {sorted(set(table.batch_size))}')
+    ok = t[t.decision_agreement >= min_agreement].sort_values('p50_ms')
+    best = ok.iloc[0]   # never empty: the reference agrees with itself
+    faster = t[(t.decision_agreement < min_agreement) & (t.p50_ms < best.p50_ms)]
+    rejected = [dict(format=r.format, p50_ms=float(r.p50_ms), decision_agreement=float(r.decision_agreement)) for r in faster.itertuples()]
+    runner_up = ok.iloc[1] if len(ok) > 1 else None
+    clear = runner_up is None or best.get('p50_hi_ms', best.p50_ms) < runner_up.get('p50_lo_ms', runner_up.p50_ms)
+    n = int(best.n_test)
+    why = (f"{best.format} is the fastest at batch {batch_size} (p50 {best.p50_ms:.2f} ms, {best.speedup:.1f}x {t.format.iloc[0]}) among the formats "
+           f"whose decisions agree with {t.format.iloc[0]} on at least {min_agreement:.0%} of the {n} test images ({best.decision_agreement:.1%})")
+    if runner_up is not None:
+        why += (f"; next: {runner_up.format} at {runner_up.p50_ms:.2f} ms" +
+                ('' if clear else ', within the timing noise (the 95 % intervals of the p50s overlap)'))
+    if rejected:
+        why += '. Faster but rejected: ' + '; '.join(f"{r['format']} ({r['p50_ms']:.2f} ms) changes {1 - r['decision_agreement']:.1%} of the decisions"
+                                                    for r in rejected)
+    return dict(format=best.format, precision=best.precision, p50_ms=float(best.p50_ms), speedup=float(best.speedup),
+                decision_agreement=float(best.decision_agreement), n_test=n, batch_size=batch_size, min_agreement=min_agreement,
+                clear_lead=bool(clear), rejected=rejected, reason=why + '.')
+
 # %% ../nbs/13_benchmark.ipynb #9c878c46
 def benchmark_main(argv=None) -> pd.DataFrame:
     "Export, quantize and benchmark a classifier on a dataset's test split; append the rows to a CSV and return them."
@@ -216,11 +269,12 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     ap.add_argument('--dedupe', type=float, default=None, help='near-duplicate grouping used when the model was trained (e.g. 0.9)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch-sizes', default='1,8,32')
-    ap.add_argument('-n', type=int, default=100, help='timed calls at batch 1 (fewer for larger batches)')
+    ap.add_argument('-n', type=int, default=200, help='timed calls per format at batch 1 (fewer for larger batches, at least --min-calls)')
+    ap.add_argument('--min-calls', type=int, default=50)
     ap.add_argument('--calib', type=int, default=128, help='training images for INT8 calibration')
     ap.add_argument('--method', default='minmax', choices=list(CALIBRATION_METHODS))
     ap.add_argument('--keep-fp32', default='', choices=['', 'ends', 'stem'], help="'ends': the first conv and the head in FP32; 'stem': also every stride-2 layer")
-    ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'], help="INT8 weight range; 'auto': 7-bit on CPUs without VNNI")
+    ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'], help="INT8 weight range; 'auto': int8_weight_bits() (7-bit on CPUs without VNNI, or $DEFECT_NBS_INT8_WEIGHTS)")
     ap.add_argument('--peak-n', type=int, default=2048, help='matrix size for the peak GFLOP/s measurement')
     ap.add_argument('--workdir', default=None)
     ap.add_argument('--out', default='deploy.csv')
@@ -244,17 +298,18 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     peak = peak_gflops(a.threads, n=a.peak_n)
     meta = getattr(model, 'meta', {})
     table = benchmark(formats, X, test_rows.label, threshold=meta.get('threshold', 0.5), temperature=meta.get('temperature', 1.0),
-                      batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, threads=a.threads,
+                      batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, min_calls=a.min_calls, threads=a.threads,
                       gflops_per_image=model_stats(model)['gflops'], peak=peak, preprocess_ms=pre_ms,
                       model=a.model or a.arch, arch=model.config['arch'], size=model.preprocess.size, trained=trained,
                       imagenet_weights=trained or pretrained,
                       data=root.name, split='test', dedupe=a.dedupe, calibration=f'{a.method}, {a.calib} train images',
                       fp32_nodes=a.keep_fp32 or 'none', tag=a.tag, command='defect_nbs_benchmark ' + ' '.join(argv if argv is not None else os.sys.argv[1:]))
     append_results(table, a.out)
-    cols = ['format', 'batch_size', 'p50_ms', 'p95_ms', 'p99_ms', 'ms_per_image', 'fps', 'speedup', 'size_mb', 'accuracy', 'recall',
+    cols = ['format', 'batch_size', 'n_calls', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'p95_ms', 'p99_ms', 'ms_per_image', 'fps', 'speedup', 'size_mb', 'accuracy', 'recall',
             'decision_agreement', 'achieved_gflops', 'pct_of_peak']
     print(json.dumps(machine_info(a.threads)), '\npeak', json.dumps({k: round(v, 1) for k, v in peak.items()}))
     print(table[cols].round(3).to_string(index=False))
+    print('recommended:', recommend_format(table)['reason'])
     return table
 
 def benchmark_cli():
