@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #4a6dd25e
 from __future__ import annotations
-import os, re, shutil, tempfile, warnings
+import hashlib, os, re, shutil, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -15,20 +15,23 @@ from scipy import ndimage
 from .core import *
 
 # %% auto #0
-__all__ = ['INDEX_COLUMNS', 'IMAGE_EXTS', 'LOSSLESS_EXTS', 'MASK_SUFFIXES', 'MASK_DIRS', 'GOOD_NAMES', 'MAX_PIXELS', 'LAYOUTS',
-           'SYNTHETIC_DEFECTS', 'DUP_THRESHOLD', 'DataProblem', 'check_image', 'load_image', 'load_mask',
-           'detect_layout', 'read_folders', 'read_mvtec', 'read_yolo', 'make_groups', 'split_index', 'check_no_leak',
-           'fold_splits', 'scan', 'usable', 'problems', 'synthetic_sample', 'mask_to_boxes', 'make_synthetic',
+__all__ = ['INDEX_COLUMNS', 'IMAGE_EXTS', 'LOSSLESS_EXTS', 'MASK_SUFFIXES', 'MASK_DIRS', 'GOOD_NAMES', 'MAX_PIXELS',
+           'MASK_SOURCES', 'WEAK_MASK_SOURCES', 'LAYOUTS', 'MASK_LIKE_FRACTION', 'SYNTHETIC_DEFECTS', 'DUP_THRESHOLD',
+           'DataProblem', 'check_image', 'load_image', 'load_mask', 'detect_layout', 'read_folders', 'read_mvtec',
+           'read_yolo', 'polygons_to_mask', 'make_groups', 'split_index', 'check_no_leak', 'fold_splits', 'scan',
+           'usable', 'problems', 'synthetic_sample', 'mask_to_boxes', 'mask_to_polygons', 'make_synthetic',
            'builtin_dataset', 'image_signature', 'image_signatures', 'near_duplicates', 'group_near_duplicates']
 
 # %% ../nbs/01_data.ipynb #c429625d
-INDEX_COLUMNS = ['path', 'label', 'defect', 'mask', 'group', 'split', 'problem', 'width', 'height', 'mode']
-IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
-LOSSLESS_EXTS = {'.png', '.bmp', '.tif', '.tiff'}
+INDEX_COLUMNS = ['path', 'label', 'defect', 'mask', 'mask_source', 'group', 'split', 'problem', 'width', 'height', 'mode']
+IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif'}
+LOSSLESS_EXTS = {'.png', '.bmp', '.tif', '.tiff', '.gif'}
 MASK_SUFFIXES = ('_mask', '-mask', '_gt', '_label', '_seg')
 MASK_DIRS = {'masks', 'mask', 'ground_truth', 'groundtruth', 'gt'}
 GOOD_NAMES = {'good', 'ok', 'free', 'normal', 'pass', 'negative', 'no_defect', 'nodefect', 'non_defective', 'defect_free'}
 MAX_PIXELS = 50_000_000   # larger images are refused (decompression-bomb guard)
+MASK_SOURCES = ('annotated', 'polygon', 'box', 'polygon+box')   # where `scan` finds a mask (`mask_source`; '' = no mask)
+WEAK_MASK_SOURCES = ('box', 'polygon+box', 'weak')   # masks that only roughly outline the defect ('weak': `segment.weak_masks`)
 
 # %% ../nbs/01_data.ipynb #bed1cf4f
 class DataProblem(ValueError):
@@ -40,7 +43,9 @@ _EXIF_SWAPS = {5, 6, 7, 8}   # EXIF orientations that turn the image by 90 degre
 def _decode(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     "Open and fully decode `path` (size checked before decoding), or raise `DataProblem` with the reason."
     path = Path(path)
-    if not path.exists(): raise DataProblem('missing file')
+    if not path.exists():
+        if path.is_symlink(): raise DataProblem(f'dangling symlink -> {os.readlink(path)}')
+        raise DataProblem('missing file')
     if path.is_dir(): raise DataProblem('unreadable: a folder with an image name')
     if path.stat().st_size == 0: raise DataProblem('empty file (0 bytes)')
     try:
@@ -50,6 +55,8 @@ def _decode(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
                 w, h = im.size
                 if w * h > max_pixels:
                     raise DataProblem(f'too large: {w}x{h} = {w*h:,} pixels > max_pixels={max_pixels:,}')
+                if (frames := getattr(im, 'n_frames', 1)) > 1:   # animated GIF/WebP, APNG, multi-page TIFF
+                    raise DataProblem(f'multi-frame image ({frames} frames): save the frame to inspect as its own file')
                 im.load()
                 return im
     except DataProblem: raise
@@ -126,40 +133,113 @@ def _strip_common_prefix(names: list[str]) -> dict[str, str]:
     prefix = prefix[:prefix.rfind('_') + 1] if '_' in prefix else ''
     return {n: n[len(prefix):].lower() or n.lower() for n in names}
 
-def _image_files(folder: Path) -> list[Path]:
+def _image_files(folder: Path, in_mask_dirs: bool = False) -> list[Path]:
+    "Image files under `folder`: outside mask folders (`masks/`, `gt/`, ...), or only inside them."
     return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.')
-                  and not MASK_DIRS.intersection(q.lower() for q in p.relative_to(folder).parts[:-1]))
+                  and bool(MASK_DIRS.intersection(q.lower() for q in p.relative_to(folder).parts[:-1])) == in_mask_dirs)
 
-def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path]]:
-    "Tell images from masks that sit beside them: `x_mask.png`, or a lossless `x.png` beside `x.jpg`."
+def _mask_target(stem: str) -> str | None:
+    "The image stem a mask's name points to (`x_mask` -> `x`), or None for a name without a mask suffix."
+    return next((stem[:-len(s)] for s in MASK_SUFFIXES if stem.lower().endswith(s) and len(stem) > len(s)), None)
+
+_MASK_EXT_ORDER = ('.png', '.bmp', '.tif', '.tiff', '.gif', '.jpg', '.jpeg', '.webp')   # which mask wins when several fit
+
+def _mask_rank(p: Path) -> tuple:
+    "Sort key of candidate masks: a named mask before a mask by content, then by suffix and extension."
+    target = _mask_target(p.stem)
+    suffix = next((i for i, s in enumerate(MASK_SUFFIXES) if target is not None and p.stem.lower().endswith(s)), -1)
+    ext = p.suffix.lower()
+    return (target is None, suffix, _MASK_EXT_ORDER.index(ext) if ext in _MASK_EXT_ORDER else 99, p.name)
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    "`(width, height)` from the file's header, after EXIF rotation; None if it cannot be read."
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            return (h, w) if im.getexif().get(0x0112) in _EXIF_SWAPS else (w, h)
+    except Exception: return None
+
+MASK_LIKE_FRACTION = 0.9   # share of pixels on the two main values above which a same-stem lossless file is a mask
+
+def _mask_check(path: Path) -> tuple[bool, tuple[int, int] | None]:
+    "Whether `path` holds a mask by its content (nearly all pixels on one value, or on two of which the darker is 0), and its size."
+    try: im = _convert(_decode(path), 'L')
+    except DataProblem: return False, None   # not a mask; its own row says what is wrong
+    counts = np.array(im.histogram())
+    top = np.argsort(counts, kind='stable')[-2:]
+    top = top[counts[top] > 0]
+    return bool(counts[top].sum() >= MASK_LIKE_FRACTION * counts.sum() and (len(top) == 1 or top.min() == 0)), im.size
+
+# %% ../nbs/01_data.ipynb #e0e2c7db
+def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path], list[tuple[Path, str]]]:
+    "The images among `files`, `{image: its mask}` for masks beside them, and `(file, problem)` for masks without a use."
     by_key = {}
     for p in files: by_key.setdefault((p.parent, p.stem.lower()), []).append(p)
-    masks, mask_of = set(), {}
-    for p in files:
-        stem = p.stem.lower()
-        suffix = next((s for s in MASK_SUFFIXES if stem.endswith(s)), None)
-        if suffix and p.suffix.lower() in LOSSLESS_EXTS:
-            masks.add(p)
-            for img in by_key.get((p.parent, stem[:-len(suffix)]), []): mask_of[img] = p
-    for same in by_key.values():
-        lossless = [p for p in same if p.suffix.lower() in LOSSLESS_EXTS]
-        if len(same) == 2 and len(lossless) == 1:
-            img = next(p for p in same if p is not lossless[0])
-            masks.add(lossless[0]); mask_of.setdefault(img, lossless[0])
-    return [p for p in files if p not in masks], mask_of
+    named = {p: t for p in files if p.suffix.lower() in LOSSLESS_EXTS and (t := _mask_target(p.stem)) is not None}
+    masks, candidates, problems = set(named), {}, []
+    for p, target in named.items():   # by name: x_mask.png
+        imgs = [i for i in by_key.get((p.parent, target.lower()), []) if i not in named]
+        if not imgs: problems.append((p, f'mask with no image: expected an image named {target}.* beside it'))
+        for i in imgs: candidates.setdefault(i, []).append(p)
+    for same in by_key.values():      # by content: a two-valued lossless file beside an image of its stem and size
+        same = [p for p in same if p not in named]
+        if len(same) < 2 or not any(p.suffix.lower() in LOSSLESS_EXTS for p in same): continue
+        checked = {p: _mask_check(p) for p in same if p.suffix.lower() in LOSSLESS_EXTS}   # one decode each
+        masky = [p for p in same if p in checked and checked[p][0]]
+        imgs = [p for p in same if p not in masky]
+        if not masky: continue        # e.g. part.webp + part.bmp, two photos: both are images
+        if not imgs:                  # every file looks like a mask
+            arrays = [np.asarray(_convert(_decode(p), 'L')) for p in masky]
+            if all(a.shape == arrays[0].shape and (a == arrays[0]).all() for a in arrays): continue   # copies: images
+            names = ', '.join(p.name for p in masky)
+            problems += [(p, f'cannot tell the image from its mask: {names} share a stem and all look like masks '
+                             f'(two values); name the mask {p.stem}_mask{p.suffix} or move it to a masks/ folder') for p in masky]
+            masks.update(masky); continue
+        sizes = {p: checked[p][1] if p in checked else _header_size(p) for p in same}
+        for m in masky:
+            masks.add(m)
+            fits = [i for i in imgs if sizes[i] == sizes[m]]
+            for i in fits: candidates.setdefault(i, []).append(m)
+            if not fits:
+                size, isize = ('x'.join(map(str, sizes[q])) if sizes[q] else '?' for q in (m, imgs[0]))
+                problems.append((m, f'looks like a mask of {imgs[0].name} (two values) but its size {size} differs from the image size {isize}'))
+    mask_of = {i: min(ms, key=_mask_rank) for i, ms in candidates.items()}
+    used = set(mask_of.values())
+    for i, ms in sorted(candidates.items()):
+        problems += [(m, f'unused mask: {i.name} already has the mask {mask_of[i].name}') for m in sorted(set(ms) - used)]
+        used.update(ms)
+    return [p for p in files if p not in masks], mask_of, problems
 
-def _mask_in_dirs(img: Path, root: Path) -> Path | None:
-    "A mask for `img` in a `masks/` folder beside, inside, or mirroring its folder."
+def _mask_in_dirs(img: Path, root: Path, listing: dict) -> Path | None:
+    "A mask for `img` in a `masks/` folder beside, inside, or mirroring its folder (`listing` caches the folders' files)."
     rel_dir = img.parent.relative_to(root)
-    cands = [img.parent / d for d in MASK_DIRS] + [img.parent.parent / d for d in MASK_DIRS]
-    cands += [root / d / rel_dir for d in MASK_DIRS]
-    for d in cands:
-        if not d.is_dir() or d == img.parent: continue
+    dirs = sorted(MASK_DIRS)
+    for d in [img.parent / d for d in dirs] + [img.parent.parent / d for d in dirs] + [root / d / rel_dir for d in dirs]:
+        if d == img.parent: continue
+        if d not in listing: listing[d] = {p.name.lower(): p for p in d.iterdir() if p.is_file()} if d.is_dir() else {}
+        if not listing[d]: continue
         for suffix in ('',) + MASK_SUFFIXES:
-            for ext in LOSSLESS_EXTS:
-                for stem in {img.stem + suffix, img.stem.lower() + suffix}:
-                    if (m := d / (stem + ext)).is_file(): return m
+            for ext in _MASK_EXT_ORDER:
+                if m := listing[d].get(f'{img.stem.lower()}{suffix}{ext}'): return m
     return None
+
+def _unused_dir_masks(root: Path, mask_of: dict, label_of) -> list[dict]:
+    "Records (with a problem) of the files in mask folders under `root` that are no image's mask."
+    used, by_stem = set(mask_of.values()), {}
+    for img, m in mask_of.items(): by_stem.setdefault(img.stem.lower(), []).append((img, m))
+    rel = lambda p: str(p.relative_to(root))
+    out = []
+    for p in _image_files(root, in_mask_dirs=True):
+        if p in used: continue
+        folders = [q for q in p.relative_to(root).parts[:-1] if q.lower() not in MASK_DIRS]
+        stem = _mask_target(p.stem) or p.stem
+        owners = by_stem.get(stem.lower())
+        if not owners: why = f'mask with no image: expected an image named {stem}.* in {"/".join(folders) or "."}/'
+        elif owners[0][1]: why = f'unused mask: {rel(owners[0][0])} already has the mask {rel(owners[0][1])}'
+        else: why = (f'mask not paired: {rel(owners[0][0])} has its name but looks for masks beside it, in a masks/ folder '
+                     'beside or inside its folder, or in masks/<class>/')
+        out.append(dict(path=str(p), **label_of(folders[0] if folders else None), mask='', problem=why))
+    return out
 
 # %% ../nbs/01_data.ipynb #884f9d02
 def read_folders(root, good=None) -> list[dict]:
@@ -172,23 +252,26 @@ def read_folders(root, good=None) -> list[dict]:
     defect_names = _strip_common_prefix([c.name for c in classes])
     if not any(_is_good(c.name, good) or _is_good(defect_names[c.name], good) for c in classes):
         warnings.warn(f'no good folder found among {[c.name for c in classes]}; pass `good=` to name it')
-    records = []
+    def label_of(name):   # label and defect of a class folder's name (None: a mask outside any class folder)
+        if name is None: return dict(label=BAD, defect='')
+        defect = defect_names.get(name, name.lower())
+        return dict(label=GOOD, defect='') if _is_good(name, good) or _is_good(defect, good) else dict(label=BAD, defect=defect)
+    records, mask_of, listing = [], {}, {}
     for cls in classes:
-        is_good = _is_good(cls.name, good) or _is_good(defect_names[cls.name], good)
-        label, defect = (GOOD, '') if is_good else (BAD, defect_names[cls.name])
-        images, mask_of = _split_images_masks(_image_files(cls))
+        images, beside, unused = _split_images_masks(_image_files(cls))
         if not images:
-            records.append(dict(path=str(cls), label=label, defect=defect, mask='', problem='empty class folder: no images'))
+            records.append(dict(path=str(cls), **label_of(cls.name), mask='', problem='empty class folder: no images'))
         for img in images:
-            mask = mask_of.get(img) or _mask_in_dirs(img, root)
-            records.append(dict(path=str(img), label=label, defect=defect, mask=str(mask) if mask else ''))
-    return records
+            mask_of[img] = beside.get(img) or _mask_in_dirs(img, root, listing)
+            records.append(dict(path=str(img), **label_of(cls.name), mask=str(mask_of[img]) if mask_of[img] else ''))
+        records += [dict(path=str(p), **label_of(cls.name), mask='', problem=why) for p, why in unused]
+    return records + _unused_dir_masks(root, mask_of, label_of)
 
 # %% ../nbs/01_data.ipynb #1972fc1a
 def read_mvtec(root) -> list[dict]:
     "Records of an MVTec AD category folder (`train/good`, `test/<defect>`, `ground_truth/<defect>`)."
     root = Path(root)
-    records = []
+    records, used = [], set()
     for split_dir in ('train', 'test'):
         for cls in sorted(p for p in (root / split_dir).iterdir() if p.is_dir()):
             label, defect = (GOOD, '') if cls.name == 'good' else (BAD, cls.name)
@@ -198,49 +281,97 @@ def read_mvtec(root) -> list[dict]:
                                     problem='empty class folder: no images'))
             for img in images:
                 mask = root / 'ground_truth' / cls.name / f'{img.stem}_mask.png'
+                if mask.is_file(): used.add(mask)
                 records.append(dict(path=str(img), label=label, defect=defect, source_split=split_dir,
                                     mask=str(mask) if mask.is_file() else ''))
+    gt = root / 'ground_truth'
+    for m in (_image_files(gt, in_mask_dirs=False) if gt.is_dir() else []):   # masks whose image is missing
+        if m in used: continue
+        stem, defect = _mask_target(m.stem) or m.stem, m.parent.relative_to(gt).parts[0] if m.parent != gt else ''
+        records.append(dict(path=str(m), label=BAD, defect=defect, mask='', source_split='test',
+                            problem=f'mask with no image: expected an image named {stem}.* in test/{defect}/'))
     return records
 
 # %% ../nbs/01_data.ipynb #0d0d84fa
-def _parse_yolo_labels(path: Path) -> list[tuple]:
-    "Normalized `(cls, x0, y0, x1, y1)` boxes of a YOLO label file (boxes or polygons); raises `DataProblem`."
-    boxes = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+def _parse_yolo_labels(text: str, name: str = 'labels.txt') -> list[tuple]:
+    "Normalized shapes of a YOLO label file's `text`: `(cls, 'box', (x0, y0, x1, y1))` or `(cls, 'polygon', ((x, y), ...))`."
+    shapes = []
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
+        where = f'label file {name} line {n}'
         try: vals = [float(v) for v in line.split()]
-        except ValueError: raise DataProblem(f'label file {path.name} line {n}: not numbers: {line[:40]!r}') from None
+        except ValueError: raise DataProblem(f'{where}: not numbers: {line[:40]!r}') from None
+        if not np.isfinite(vals).all(): raise DataProblem(f'{where}: not finite numbers: {line[:40]!r}')
+        if vals[0] < 0 or vals[0] != int(vals[0]): raise DataProblem(f'{where}: {vals[0]:g} is not a class number')
         cls, coords = int(vals[0]), vals[1:]
         if len(coords) == 4:
             cx, cy, w, h = coords
-            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            if w < 0 or h < 0: raise DataProblem(f'{where}: negative box size')
+            shape = (cls, 'box', (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+            flat = shape[2]
         elif len(coords) >= 6 and len(coords) % 2 == 0:
-            xs, ys = coords[0::2], coords[1::2]
-            box = (min(xs), min(ys), max(xs), max(ys))
-        else: raise DataProblem(f'label file {path.name} line {n}: expected 5 values or a polygon, got {len(vals)}')
-        if min(box) < -0.01 or max(box) > 1.01: raise DataProblem(f'label file {path.name} line {n}: coordinates outside 0..1')
-        boxes.append((cls, *(float(np.clip(v, 0, 1)) for v in box)))
-    return boxes
+            flat = coords
+            shape = (cls, 'polygon', tuple(zip(coords[0::2], coords[1::2])))
+        else: raise DataProblem(f'{where}: expected 5 values (class, box) or 7 or more (class, polygon of 3+ points), got {len(vals)}')
+        if min(flat) < -0.01 or max(flat) > 1.01: raise DataProblem(f'{where}: coordinates outside 0..1')
+        clip = lambda v: float(np.clip(v, 0, 1))
+        shapes.append((cls, 'box', tuple(map(clip, flat))) if shape[1] == 'box' else
+                      (cls, 'polygon', tuple((clip(x), clip(y)) for x, y in shape[2])))
+    return shapes
+
+def _shape_box(shape) -> tuple[float, float, float, float]:
+    "The normalized `(x0, y0, x1, y1)` box of a shape (a polygon's bounding box)."
+    _, kind, coords = shape
+    if kind == 'box': return coords
+    xs, ys = zip(*coords)
+    return min(xs), min(ys), max(xs), max(ys)
+
+_LABEL_MASKS_VERSION = 'v1'   # bump when the drawing changes, so cached masks are redrawn
 
 def read_yolo(root) -> list[dict]:
-    "Records of a YOLO dataset (`data.yaml`, `images/`, `labels/`); boxes in the `boxes` column."
+    "Records of a YOLO dataset (`data.yaml`, `images/`, `labels/`): boxes in `boxes`, and the labels as a mask once `scan` knows each image's size."
     root = Path(root)
     cfg_file = next(p for p in sorted(root.iterdir()) if p.suffix in ('.yaml', '.yml'))
     cfg = yaml.safe_load(cfg_file.read_text()) or {}
     names = cfg.get('names', {})
     names = dict(enumerate(names)) if isinstance(names, list) else {int(k): v for k, v in names.items()}
-    records = []
+    masks = cache_dir('masks', f'{root.name}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}', create=False)
+    records, label_files = [], set()
     for img in _image_files(root / 'images'):
         rel = img.relative_to(root / 'images')
         label_file = (root / 'labels' / rel).with_suffix('.txt')
+        label_files.add(label_file)
         source = rel.parts[0] if len(rel.parts) > 1 else ''
         rec = dict(path=str(img), mask='', source_split=source, boxes=[])
-        try: boxes = _parse_yolo_labels(label_file) if label_file.is_file() else []
+        try:
+            try: text = label_file.read_text() if label_file.is_file() else ''
+            except (OSError, UnicodeDecodeError) as e: raise DataProblem(f'label file {label_file.name}: unreadable: {e}') from None
+            shapes = _parse_yolo_labels(text, label_file.name)
         except DataProblem as e: rec.update(label=BAD, defect='', problem=str(e)); records.append(rec); continue
-        kinds = sorted({names.get(b[0], str(b[0])) for b in boxes})
-        rec.update(label=BAD if boxes else GOOD, defect='+'.join(kinds), boxes=boxes)
+        kinds = sorted({names.get(s[0], str(s[0])) for s in shapes})
+        digest = hashlib.sha1(f'{_LABEL_MASKS_VERSION}\n{text}'.encode()).hexdigest()[:12]
+        rec.update(label=BAD if shapes else GOOD, defect='+'.join(kinds), boxes=[(s[0], *_shape_box(s)) for s in shapes],
+                   _shapes=shapes, _mask_file=(masks / rel.parent, rel.name, digest))
         records.append(rec)
+    for lf in sorted((root / 'labels').rglob('*.txt')) if (root / 'labels').is_dir() else []:   # labels without an image
+        if lf in label_files or lf.name == 'classes.txt': continue
+        rel = lf.relative_to(root / 'labels')
+        try: has_lines = bool(lf.read_text().strip())
+        except (OSError, UnicodeDecodeError): has_lines = True
+        records.append(dict(path=str(lf), label=BAD if has_lines else GOOD, defect='', mask='', boxes=[],
+                            source_split=rel.parts[0] if len(rel.parts) > 1 else '',
+                            problem=f'label file with no image: expected an image named {lf.stem}.* in images/{rel.parent.as_posix()}/'))
     return records
+
+# %% ../nbs/01_data.ipynb #9cf75765
+def polygons_to_mask(polygons, width: int, height: int) -> np.ndarray:
+    "A `height` x `width` bool mask, the union of the filled `polygons`: (n, 2) arrays of pixel `x, y`, integers at pixel centers."
+    import cv2
+    mask = np.zeros((height, width), np.uint8)
+    for p in polygons:   # one at a time: overlapping polygons add up, they do not cancel
+        p = np.asarray(p, np.float64).reshape(-1, 2)
+        if len(p): cv2.fillPoly(mask, [np.rint(p * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)   # 1/16-pixel vertices
+    return mask.astype(bool)
 
 # %% ../nbs/01_data.ipynb #0ef5c36c
 def make_groups(paths, root, group=None) -> list[str]:
@@ -301,9 +432,37 @@ def fold_splits(df: pd.DataFrame, n_folds=5, seed=42, valid_pct=0.15, stratify='
 # %% ../nbs/01_data.ipynb #eab40be9
 _READERS = dict(folders=read_folders, mvtec=read_mvtec, yolo=read_yolo)
 
+def _label_mask(shapes, width: int, height: int) -> np.ndarray:
+    "YOLO `shapes` (normalized) drawn on one bool mask: polygons filled, boxes as the pixels whose centers they cover."
+    mask = polygons_to_mask([np.array(c) * (width, height) for _, kind, c in shapes if kind == 'polygon'], width, height)
+    for _, kind, (x0, y0, x1, y1) in (s for s in shapes if s[1] == 'box'):
+        c0, r0 = min(int(np.floor(x0 * width + 0.5)), width - 1), min(int(np.floor(y0 * height + 0.5)), height - 1)
+        c1, r1 = max(int(np.floor(x1 * width + 0.5)), c0 + 1), max(int(np.floor(y1 * height + 0.5)), r0 + 1)
+        mask[r0:r1, c0:c1] = True   # a box is at least one pixel
+    return mask
+
+def _yolo_mask(shapes, where: tuple, width: int, height: int) -> tuple[str, str]:
+    "The mask file drawn from an image's YOLO `shapes` (made once, in the cache), and its `mask_source`."
+    folder, name, digest = where
+    path = folder / f'{name}-{digest}-{width}x{height}.png'
+    kinds = {s[1] for s in shapes}
+    source = 'polygon+box' if len(kinds) == 2 else kinds.pop()
+    if path.is_file(): return str(path), source
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stale = re.compile(rf'{re.escape(name)}-[0-9a-f]{{12}}-\d+x\d+\.png')
+        for old in folder.iterdir():
+            if stale.fullmatch(old.name): old.unlink(missing_ok=True)   # drawn from an older label file
+        tmp = folder / f'.{path.name}.{os.getpid()}.tmp'
+        Image.fromarray(_label_mask(shapes, width, height).astype(np.uint8) * 255).save(tmp, format='PNG')
+        os.replace(tmp, path)
+    except OSError as e: raise DataProblem(f'cannot write the mask drawn from the labels to {folder}: {e}') from None
+    return str(path), source
+
 def _check_record(rec: dict, max_pixels: int) -> dict:
-    "Fill size and mode (and pixel boxes) of one record, or its `problem`."
+    "Fill size and mode (and the mask drawn from YOLO labels, pixel boxes) of one record, or its `problem`."
     rec.setdefault('problem', '')
+    rec.setdefault('mask_source', 'annotated' if rec.get('mask') else '')
     if rec['problem']: return rec
     try:
         rec['width'], rec['height'], rec['mode'] = check_image(rec['path'], max_pixels)
@@ -312,6 +471,8 @@ def _check_record(rec: dict, max_pixels: int) -> dict:
             except DataProblem as e: raise DataProblem(f'mask {Path(rec["mask"]).name}: {e}') from None
             if (mw, mh) != (rec['width'], rec['height']):
                 raise DataProblem(f'mask size {mw}x{mh} differs from image size {rec["width"]}x{rec["height"]}')
+        if rec.get('_shapes'):
+            rec['mask'], rec['mask_source'] = _yolo_mask(rec['_shapes'], rec['_mask_file'], rec['width'], rec['height'])
         if rec.get('boxes'):
             w, h = rec['width'], rec['height']
             rec['boxes'] = [(c, *(round(v * s, 2) for v, s in zip((x0, y0, x1, y1), (w, h, w, h)))) for c, x0, y0, x1, y1 in rec['boxes']]
@@ -328,6 +489,7 @@ def scan(root, layout: str | None = None, good=None, group=None, strict=False, s
     if not records: raise DataProblem(f'no images found in {root} (layout {layout!r})')
     records = [_check_record(r, max_pixels) for r in progress(records, quiet, desc=f'checking {root.name}')]
     df = pd.DataFrame(records)
+    df = df.drop(columns=[c for c in df.columns if c.startswith('_')])
     df['group'] = _safe_groups(df, root, group)
     for c in INDEX_COLUMNS:
         if c not in df: df[c] = '' if c not in ('width', 'height') else 0
@@ -425,11 +587,26 @@ def mask_to_boxes(mask: np.ndarray, min_area: int = 4) -> list[tuple[int, int, i
         if area >= min_area: boxes.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop))
     return boxes
 
+def mask_to_polygons(mask: np.ndarray, min_area: int = 4) -> list[np.ndarray]:
+    "The outline of each connected region of `mask` with at least `min_area` pixels: an (n >= 3, 2) int array of pixel `x, y`."
+    import cv2
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    polygons = []
+    for i, sl in enumerate(ndimage.find_objects(labels), 1):
+        region = (labels[sl] == i).astype(np.uint8)
+        if region.sum() < min_area: continue
+        outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0][0][:, 0]
+        if len(outline) < 3: outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0][0][:, 0]   # a straight line
+        outline = np.concatenate([outline, outline[-1:].repeat(max(0, 3 - len(outline)), 0)])   # at least 3 points, or YOLO reads a box
+        polygons.append(outline + (sl[1].start, sl[0].start))
+    return polygons
+
 # %% ../nbs/01_data.ipynb #0f1e5d56
 def make_synthetic(dest, n_good: int = 60, n_per_defect: int = 20, size: int = 128, seed: int = 0,
-                   layout: str = 'folders', defects=SYNTHETIC_DEFECTS) -> Path:
-    "Write a synthetic dataset to `dest` in `layout` ('folders', 'mvtec' or 'yolo'); returns `dest`."
+                   layout: str = 'folders', defects=SYNTHETIC_DEFECTS, yolo_labels: str = 'boxes') -> Path:
+    "Write a synthetic dataset to `dest` in `layout` ('folders', 'mvtec' or 'yolo', with `yolo_labels` 'boxes' or 'polygons'); returns `dest`."
     if layout not in LAYOUTS: raise ValueError(f'layout must be one of {LAYOUTS}, not {layout!r}')
+    if yolo_labels not in ('boxes', 'polygons'): raise ValueError(f"yolo_labels must be 'boxes' or 'polygons', not {yolo_labels!r}")
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     items = [('', i) for i in range(n_good)] + [(k, i) for k in defects for i in range(n_per_defect)]
     for n, (kind, i) in enumerate(items):
@@ -451,8 +628,12 @@ def make_synthetic(dest, n_good: int = 60, n_per_defect: int = 20, size: int = 1
             part = 'val' if n % 5 == 0 else 'train'
             for sub in ('images', 'labels'): (dest / sub / part).mkdir(parents=True, exist_ok=True)
             img.save(dest / 'images' / part / f'{name}.png')
-            lines = [f'{defects.index(kind)} {(x0+x1)/2/size:.6f} {(y0+y1)/2/size:.6f} {(x1-x0)/size:.6f} {(y1-y0)/size:.6f}'
-                     for x0, y0, x1, y1 in mask_to_boxes(mask)] if kind else []
+            c = defects.index(kind) if kind else 0
+            if not kind: lines = []
+            elif yolo_labels == 'boxes':
+                lines = [f'{c} {(x0+x1)/2/size:.6f} {(y0+y1)/2/size:.6f} {(x1-x0)/size:.6f} {(y1-y0)/size:.6f}'
+                         for x0, y0, x1, y1 in mask_to_boxes(mask)]
+            else: lines = [f'{c} ' + ' '.join(f'{x/size:.6f} {y/size:.6f}' for x, y in poly) for poly in mask_to_polygons(mask)]
             (dest / 'labels' / part / f'{name}.txt').write_text('\n'.join(lines))
     if layout == 'yolo':
         (dest / 'data.yaml').write_text(yaml.safe_dump(dict(path=str(dest), train='images/train', val='images/val',

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from PIL import Image
-from defect_nbs.core import find_magnetic_tile
+from defect_nbs.core import cache_dir, find_magnetic_tile
 from defect_nbs.data import *
 
 def _png(path, size=(16, 12), value=128, mode='L'):
@@ -268,3 +268,283 @@ def test_magnetic_tile_known_duplicates_share_a_split():
     assert (pairs.split_a != pairs.split_b).any()   # the default split leaks
     split = dict(zip(*split_index(group_near_duplicates(mt, pairs=pairs))[['path', 'split']].T.values))
     assert all(split[a] == split[b] for a, b in zip(pairs.path_a, pairs.path_b))
+
+# --- which file is a mask (issue 14) -------------------------------------------------------------------
+
+def _photo(path, size=(32, 24), seed=0):
+    "A noisy grayscale 'photo' (many gray levels), saved in the format of `path`'s extension."
+    a = np.random.default_rng(seed).integers(0, 256, (size[1], size[0]), dtype=np.uint8)
+    Image.fromarray(a).save(path); return path
+
+def _binary(path, size=(32, 24), top=255, mode='L'):
+    a = np.zeros((size[1], size[0]), np.uint8); a[4:12, 6:20] = top
+    im = Image.fromarray(a)
+    (im.convert(mode) if mode != 'L' else im).save(path); return path
+
+def _everything_indexed(root, idx):
+    "Every image-like file under `root` is a row's path or a row's mask: nothing leaves the index unseen."
+    files = {str(p) for p in Path(root).resolve().rglob('*') if p.suffix.lower() in IMAGE_EXTS}
+    seen = set(idx.path) | set(idx['mask'])
+    return sorted(files - seen)
+
+def test_same_stem_photos_are_both_images(tmp):
+    (tmp / 'good').mkdir(); (tmp / 'dent').mkdir()
+    _photo(tmp / 'good' / 'part.webp', seed=1); _photo(tmp / 'good' / 'part.bmp', seed=2)
+    _photo(tmp / 'dent' / 'x.jpg', seed=3); _photo(tmp / 'dent' / 'x.png', seed=4); _photo(tmp / 'dent' / 'x.tif', seed=5)
+    idx = scan(tmp, quiet=True)
+    assert sorted(Path(p).name for p in idx.path) == ['part.bmp', 'part.webp', 'x.jpg', 'x.png', 'x.tif']
+    assert (idx['mask'] == '').all() and (idx.problem == '').all() and (idx.mask_source == '').all()
+
+@pytest.mark.parametrize('make', [
+    lambda p: _binary(p),                                   # 0/255
+    lambda p: _binary(p, top=1),                            # 0/1
+    lambda p: Image.new('L', (32, 24), 0).save(p),          # an empty mask (a good image's)
+    lambda p: Image.new('L', (32, 24), 255).save(p),        # all defect
+    lambda p: _binary(p, mode='1'),
+    lambda p: _binary(p, mode='RGB'),
+    lambda p: Image.fromarray(np.where(np.arange(32 * 24).reshape(24, 32) % 20 == 0, 128,           # anti-aliased edges:
+                                       np.where(np.arange(24)[:, None] < 8, 255, 0)).astype(np.uint8)).save(p),   # 5 % between
+])
+def test_same_stem_mask_by_content(tmp, make):
+    (tmp / 'good').mkdir(); (tmp / 'dent').mkdir(); _photo(tmp / 'good' / 'g.png')
+    _photo(tmp / 'dent' / 'x.jpg'); make(tmp / 'dent' / 'x.png')
+    idx = scan(tmp, quiet=True)
+    assert len(idx) == 2 and (idx.problem == '').all(), idx[['path', 'mask', 'problem']]
+    row = idx[idx.label == 'bad'].iloc[0]
+    assert Path(row.path).name == 'x.jpg' and Path(row['mask']).name == 'x.png' and row.mask_source == 'annotated'
+
+@pytest.mark.parametrize('make', [
+    lambda p: _photo(p),
+    lambda p: Image.fromarray(np.where(np.arange(24)[:, None] < 8, 200, 100).repeat(32, 1).astype(np.uint8)).save(p),  # two tones, no 0
+    lambda p: Image.fromarray(np.where(np.random.default_rng(0).random((24, 32)) < 0.8, 0,                             # 80 % on 0/255
+                                       np.random.default_rng(1).integers(1, 255, (24, 32))).astype(np.uint8)).save(p),
+])
+def test_same_stem_non_mask_is_an_image(tmp, make):
+    (tmp / 'good').mkdir(); _photo(tmp / 'good' / 'x.jpg'); make(tmp / 'good' / 'x.png')
+    idx = scan(tmp, quiet=True)
+    assert sorted(Path(p).name for p in idx.path) == ['x.jpg', 'x.png'] and (idx['mask'] == '').all()
+
+def test_mask_like_file_of_another_size_is_reported(tmp):
+    (tmp / 'dent').mkdir(); _photo(tmp / 'dent' / 'x.jpg', (32, 24)); _binary(tmp / 'dent' / 'x.png', (16, 12))
+    with pytest.warns(UserWarning, match='no good folder'): idx = scan(tmp, quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: Path(p).name))
+    assert rows.loc['x.jpg', 'problem'] == '' and rows.loc['x.jpg', 'mask'] == ''
+    assert rows.loc['x.png', 'problem'] == 'looks like a mask of x.jpg (two values) but its size 16x12 differs from the image size 32x24'
+
+def test_two_mask_like_files_with_one_stem(tmp):
+    (tmp / 'good').mkdir(); _binary(tmp / 'good' / 'a.png'); _binary(tmp / 'good' / 'a.bmp')     # copies: two images
+    _binary(tmp / 'good' / 'b.png'); _binary(tmp / 'good' / 'b.bmp', top=1)                        # 0/255 and 0/1: same mask? different
+    idx = scan(tmp, quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: Path(p).name))
+    assert rows.loc[['a.png', 'a.bmp'], 'problem'].tolist() == ['', '']
+    assert rows.loc['b.png', 'problem'].startswith('cannot tell the image from its mask: ') and rows.loc['b.bmp', 'problem'] != ''
+
+def test_content_check_opens_only_files_with_a_partner(tmp, monkeypatch):
+    import defect_nbs.data as data
+    root = make_synthetic(tmp / 'd', n_good=5, n_per_defect=3, defects=('spot',))
+    _photo(root / 'good' / 'pair.jpg'); _binary(root / 'good' / 'pair.png')
+    opened = []
+    real = data._mask_check
+    monkeypatch.setattr(data, '_mask_check', lambda p: opened.append(p.name) or real(p))
+    idx = scan(root, quiet=True)
+    assert opened == ['pair.png'] and Path(idx.loc[idx.path.str.endswith('pair.jpg'), 'mask'].iloc[0]).name == 'pair.png'
+
+# --- masks without an image -------------------------------------------------------------------------
+
+def test_mask_without_image_beside_it(tmp):
+    (tmp / 'good').mkdir(); (tmp / 'bad').mkdir(); _photo(tmp / 'good' / 'g.png'); _photo(tmp / 'bad' / 'y.png')
+    _binary(tmp / 'bad' / 'x_mask.png')
+    idx = scan(tmp, quiet=True)
+    row = idx[idx.path.str.endswith('x_mask.png')].iloc[0]
+    assert (row.label, row.defect, row.split) == ('bad', 'bad', '')
+    assert row.problem == 'mask with no image: expected an image named x.* beside it'
+    assert len(usable(idx)) == 2 and _everything_indexed(tmp, idx) == []
+
+@pytest.mark.parametrize('where, folder', [('dent/masks', 'dent'), ('masks/dent', 'dent'), ('dent/gt', 'dent'), ('masks', '.')])
+def test_mask_without_image_in_a_mask_folder(tmp, where, folder):
+    (tmp / 'good').mkdir(); (tmp / 'dent').mkdir(); _photo(tmp / 'good' / 'g.png'); _photo(tmp / 'dent' / 'd1.png')
+    (tmp / where).mkdir(parents=True); _binary(tmp / where / 'd1.png'); _binary(tmp / where / 'd7_mask.png')
+    idx = scan(tmp, quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: str(Path(p).relative_to(tmp.resolve()))))
+    assert Path(rows.loc['dent/d1.png', 'mask']) == (tmp / where / 'd1.png').resolve()
+    orphan = rows.loc[f'{where}/d7_mask.png']
+    assert orphan.problem == f'mask with no image: expected an image named d7.* in {folder}/'
+    assert orphan.label == 'bad' and orphan.defect == ('dent' if folder == 'dent' else '')
+    assert _everything_indexed(tmp, idx) == []
+
+def test_second_mask_is_reported(tmp):
+    (tmp / 'dent' / 'masks').mkdir(parents=True); _photo(tmp / 'dent' / 'x.jpg')
+    _binary(tmp / 'dent' / 'x_mask.png'); _binary(tmp / 'dent' / 'x.png'); _binary(tmp / 'dent' / 'masks' / 'x.png')
+    with pytest.warns(UserWarning): idx = scan(tmp, quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: str(Path(p).relative_to(tmp.resolve()))))
+    assert Path(rows.loc['dent/x.jpg', 'mask']).name == 'x_mask.png'   # the named mask wins
+    assert rows.loc['dent/x.png', 'problem'] == 'unused mask: x.jpg already has the mask x_mask.png'
+    assert rows.loc['dent/masks/x.png', 'problem'] == 'unused mask: dent/x.jpg already has the mask dent/x_mask.png'
+    assert _everything_indexed(tmp, idx) == []
+
+def test_mvtec_mask_without_image(tmp):
+    root = make_synthetic(tmp / 'mv', n_good=3, n_per_defect=2, layout='mvtec', defects=('spot',))
+    (root / 'test' / 'spot' / '001.png').unlink()
+    idx = scan(root, quiet=True)
+    row = idx[idx.path.str.endswith('ground_truth/spot/001_mask.png')].iloc[0]
+    assert row.problem == 'mask with no image: expected an image named 001.* in test/spot/' and row.label == 'bad'
+    assert _everything_indexed(root, idx) == []
+
+# --- frames, GIF, links -------------------------------------------------------------------------------
+
+def test_gif_frames_and_links_in_a_scan(tmp):
+    (tmp / 'good').mkdir()
+    frames = [Image.new('L', (10, 8), v) for v in (0, 90, 180, 250)]
+    frames[0].save(tmp / 'good' / 'still.gif')
+    frames[0].save(tmp / 'good' / 'anim.gif', save_all=True, append_images=frames[1:], duration=50, loop=0)
+    frames[0].save(tmp / 'good' / 'apng.png', save_all=True, append_images=frames[1:])
+    frames[0].save(tmp / 'good' / 'pages.tiff', save_all=True, append_images=frames[1:2])
+    frames[1].save(tmp / 'good' / 'anim.webp', save_all=True, append_images=frames[2:])
+    (tmp / 'good' / 'link.png').symlink_to(tmp / 'nowhere.png')
+    idx = scan(tmp, quiet=True)
+    reasons = dict(zip(idx.path.map(lambda p: Path(p).name), idx.problem))
+    assert reasons == {'still.gif': '', 'anim.gif': 'multi-frame image (4 frames): save the frame to inspect as its own file',
+                       'apng.png': 'multi-frame image (4 frames): save the frame to inspect as its own file',
+                       'pages.tiff': 'multi-frame image (2 frames): save the frame to inspect as its own file',
+                       'anim.webp': 'multi-frame image (3 frames): save the frame to inspect as its own file',
+                       'link.png': f'dangling symlink -> {tmp / "nowhere.png"}'}
+    with pytest.raises(DataProblem, match='multi-frame'): load_image(tmp / 'good' / 'anim.gif')
+    with pytest.raises(DataProblem, match='multi-frame'): load_mask(tmp / 'good' / 'apng.png')
+    assert load_image(tmp / 'good' / 'still.gif').size == (10, 8)
+
+def test_symlink_to_an_image_works(tmp):
+    (tmp / 'good').mkdir(); _photo(tmp / 'real.png'); (tmp / 'good' / 'link.png').symlink_to(tmp / 'real.png')
+    assert scan(tmp, quiet=True).problem.tolist() == ['']
+
+# --- YOLO labels as masks --------------------------------------------------------------------------------
+
+def _yolo(tmp, labels: dict, size=(40, 30)):
+    root = tmp / 'yo'
+    for d in ('images/train', 'labels/train'): (root / d).mkdir(parents=True, exist_ok=True)
+    (root / 'data.yaml').write_text('names: [dent, scratch]\n')
+    for name, text in labels.items():
+        _photo(root / 'images' / 'train' / f'{name}.png', size)
+        if text is not None: (root / 'labels' / 'train' / f'{name}.txt').write_text(text)
+    return root
+
+def _files(root): return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in Path(root).rglob('*')}
+
+def test_yolo_polygon_becomes_a_mask_in_the_cache(tmp):
+    root = _yolo(tmp, {'tri': '0 0.1 0.1 0.6 0.1 0.1 0.5', 'box': '1 0.5 0.5 0.5 0.4', 'good': ''})
+    before = _files(root)
+    idx = scan(root, quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: Path(p).stem))
+    assert _files(root) == before   # nothing written into the dataset
+    assert rows.loc[['tri', 'box', 'good'], 'mask_source'].tolist() == ['polygon', 'box', '']
+    assert rows.loc['good', 'mask'] == '' and rows.loc['good', 'label'] == 'good'
+    tri, box = load_mask(rows.loc['tri', 'mask'], (40, 30)), load_mask(rows.loc['box', 'mask'], (40, 30))
+    assert Path(rows.loc['tri', 'mask']).is_relative_to(cache_dir('masks'))
+    ys, xs = np.nonzero(tri)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (4, 24, 3, 15) and tri[3, 4:25].all() and not tri[15, 20]   # a triangle
+    assert 0.5 * 20 * 12 <= tri.sum() <= 0.5 * 20 * 12 + 20 + 12 + 24   # the area, and the boundary pixels on it
+    assert np.argwhere(box).min(0).tolist() == [9, 10] and np.argwhere(box).max(0).tolist() == [20, 29] and box.sum() == 12 * 20
+    assert rows.loc['tri', 'boxes'] == [(0, 4.0, 3.0, 24.0, 15.0)]
+
+def test_yolo_masks_are_reused_and_redrawn_when_labels_change(tmp):
+    root = _yolo(tmp, {'a': '0 0.1 0.1 0.6 0.1 0.1 0.5'})
+    first = scan(root, quiet=True)['mask'].iloc[0]
+    stamp = Path(first).stat().st_mtime_ns
+    assert scan(root, quiet=True)['mask'].iloc[0] == first and Path(first).stat().st_mtime_ns == stamp
+    (root / 'labels' / 'train' / 'a.txt').write_text('0 0.5 0.5 0.2 0.2')
+    second = scan(root, quiet=True)
+    assert second['mask'].iloc[0] != first and not Path(first).exists() and second.mask_source.iloc[0] == 'box'
+    assert load_mask(second['mask'].iloc[0]).sum() == 8 * 6
+
+def test_yolo_masks_of_two_datasets_do_not_collide(tmp):
+    a = _yolo(tmp / 'a', {'x': '0 0.1 0.1 0.6 0.1 0.1 0.5'})
+    b = _yolo(tmp / 'b', {'x': '0 0.5 0.5 0.2 0.2'})
+    ma, mb = scan(a, quiet=True)['mask'].iloc[0], scan(b, quiet=True)['mask'].iloc[0]
+    assert ma != mb and not (load_mask(ma) == load_mask(mb)).all()
+
+@pytest.mark.parametrize('text, source, pixels', [
+    ('0 0.1 0.1 0.5 0.1 0.5 0.5\n1 0.8 0.8 0.2 0.2', 'polygon+box', None),     # mixed in one file
+    ('0 0.1 0.5 0.5 0.5 0.9 0.5', 'polygon', 33),                              # three points on a line: its pixels
+    ('0 0.5 0.5 0.5 0.5 0.5 0.5', 'polygon', 1),                               # three times one point
+    ('0 0.5 0.5 0 0', 'box', 1),                                               # a box of no size: one pixel
+    ('0 0 0 1 0 1 1 0 1', 'polygon', 40 * 30),                                 # the whole image
+])
+def test_yolo_odd_shapes_give_a_mask(tmp, text, source, pixels):
+    idx = scan(_yolo(tmp, {'x': text}), quiet=True)
+    row = idx.iloc[0]
+    assert row.problem == '' and row.mask_source == source
+    mask = load_mask(row['mask'], (40, 30))
+    if pixels is not None: assert mask.sum() == pixels
+    else:   # a triangle (area 96, plus the boundary pixels on it) and an 8x6-pixel box
+        tri = mask[:16, :21].sum()
+        assert 96 <= tri <= 96 + 16 + 12 + 20 and mask[21:27, 28:36].all() and mask.sum() == tri + 48
+
+@pytest.mark.parametrize('text, reason', [
+    ('0 0.5 0.5', 'expected 5 values'), ('0 0.1 0.1 0.2 0.2 0.3', 'expected 5 values'), ('0 nan 0.5 0.1 0.1', 'not finite'),
+    ('0 inf 0.5 0.1 0.1', 'not finite'), ('-1 0.5 0.5 0.1 0.1', 'not a class number'), ('1.5 0.5 0.5 0.1 0.1', 'not a class number'),
+    ('0 0.5 0.5 -0.1 0.1', 'negative box size'), ('0 0.1 0.1 1.5 0.1 0.5 0.5', 'outside 0..1'), ('0 a b c d', 'not numbers'),
+])
+def test_yolo_unreadable_lines_are_problems(tmp, text, reason):
+    idx = scan(_yolo(tmp, {'x': text, 'ok': '0 0.5 0.5 0.2 0.2'}), quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: Path(p).stem))
+    assert reason in rows.loc['x', 'problem'] and rows.loc['x', 'mask'] == '' and rows.loc['x', 'split'] == ''
+    assert rows.loc['ok', 'problem'] == ''
+
+def test_yolo_binary_label_file_and_orphan_labels(tmp):
+    root = _yolo(tmp, {'x': None, 'ok': ''})
+    (root / 'labels' / 'train' / 'x.txt').write_bytes(b'\xff\xfe\x00garbage')
+    (root / 'labels' / 'train' / 'lost.txt').write_text('0 0.5 0.5 0.1 0.1')
+    (root / 'labels' / 'train' / 'classes.txt').write_text('dent\nscratch\n')   # written by some tools: not a label file
+    idx = scan(root, quiet=True)
+    rows = idx.set_index(idx.path.map(lambda p: Path(p).name))
+    assert 'unreadable' in rows.loc['x.png', 'problem']
+    assert rows.loc['lost.txt', 'problem'] == 'label file with no image: expected an image named lost.* in images/train/'
+    assert 'classes.txt' not in rows.index and len(idx) == 3
+
+def test_yolo_unwritable_cache_is_a_problem_not_a_crash(tmp, monkeypatch):
+    root = _yolo(tmp, {'x': '0 0.5 0.5 0.2 0.2'})
+    (tmp / 'home').write_text('a file where the cache folder should be')
+    monkeypatch.setenv('DEFECT_NBS_HOME', str(tmp / 'home'))
+    row = scan(root, quiet=True).iloc[0]
+    assert row.problem.startswith('cannot write the mask drawn from the labels')
+
+def test_synthetic_polygons_match_the_true_masks(tmp):
+    from scipy import ndimage
+    kw = dict(n_good=2, n_per_defect=6, size=96, seed=3)
+    truth = scan(make_synthetic(tmp / 'f', **kw), quiet=True)
+    true = {Path(p).stem: load_mask(m) for p, m in zip(truth.path, truth['mask']) if m}
+    for labels, lo in [('polygons', 0.999), ('boxes', 0.0)]:
+        idx = scan(make_synthetic(tmp / labels, layout='yolo', yolo_labels=labels, **kw), quiet=True)
+        bad = idx[idx.label == 'bad']
+        assert len(bad) == 18 and set(bad.mask_source) == {dict(polygons='polygon', boxes='box')[labels]}
+        filled = [ndimage.binary_fill_holes(true[Path(p).stem]) for p in bad.path]
+        ious = np.array([(load_mask(m) & t).sum() / (load_mask(m) | t).sum() for m, t in zip(bad['mask'], filled)])
+        print(labels, 'IoU with the (hole-filled) true masks: mean', ious.mean().round(3), 'min', ious.min().round(3))
+        assert ious.min() >= lo
+        if labels == 'boxes': assert ious.mean() < 0.8 and all(load_mask(m).sum() >= t.sum() for m, t in zip(bad['mask'], filled))
+    with pytest.raises(ValueError, match='yolo_labels'): make_synthetic(tmp / 'x', layout='yolo', yolo_labels='masks')
+
+def test_mask_polygon_round_trip():
+    from scipy import ndimage
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = ndimage.binary_opening(rng.random((40, 50)) < 0.35) | (rng.random((40, 50)) < 0.02)
+        polys = mask_to_polygons(m, min_area=1)
+        assert all(len(p) >= 3 for p in polys)
+        assert (polygons_to_mask(polys, 50, 40) == ndimage.binary_fill_holes(m)).all()
+
+# --- the awkward corpus: nothing is dropped ------------------------------------------------------------
+
+def test_awkward_corpus_every_file_has_a_row(tmp):
+    root = make_synthetic(tmp / 'd', n_good=4, n_per_defect=2, defects=('spot', 'crack'))
+    _photo(root / 'good' / 'twin.webp', seed=1); _photo(root / 'good' / 'twin.bmp', seed=2)
+    _binary(root / 'spot' / 'lonely_mask.png'); (root / 'spot' / 'masks').mkdir(); _binary(root / 'spot' / 'masks' / 'gone.png')
+    Image.new('L', (8, 8)).save(root / 'crack' / 'still.gif')
+    frames = [Image.new('L', (8, 8), v) for v in (0, 255)]
+    frames[0].save(root / 'crack' / 'anim.gif', save_all=True, append_images=frames[1:])
+    (root / 'good' / 'dead.jpg').symlink_to(tmp / 'missing.jpg')
+    (root / 'good' / 'empty.png').write_bytes(b'')
+    _photo(root / 'crack' / 'crack_0001.bmp', (128, 128), seed=9)   # a third file with an image's and a mask's stem
+    idx = scan(root, quiet=True)
+    assert _everything_indexed(root, idx) == []
+    assert set(problems(idx).path.map(lambda p: Path(p).name)) == {'lonely_mask.png', 'gone.png', 'anim.gif', 'dead.jpg', 'empty.png'}
+    assert len(usable(idx)) == 4 + 2 * 2 + 2 + 1 + 1
