@@ -62,12 +62,12 @@ class LogProgress:
         of = f'/{self.total} ({n / self.total:.0%})' if self.total else ''
         print(f'{self.desc}: {n}{of} in {s:.1f} s', file=self.file or sys.stderr, flush=True)
     def __iter__(self):
-        t0 = last = time.perf_counter(); n = 0
+        t0 = last = time.perf_counter(); n = shown = 0
         for item in self.items:
             yield item
             n += 1
-            if time.perf_counter() - last >= self.every: self._line(n, t0); last = time.perf_counter()
-        self._line(n, t0)
+            if time.perf_counter() - last >= self.every: self._line(n, t0); last, shown = time.perf_counter(), n
+        if shown != n or n == 0: self._line(n, t0)   # the end, unless the last line already said it
 
 def progress(items, quiet=False, every: float = 30.0, **kwargs):
     "Wrap `items` in a tqdm progress bar where one can be drawn (`interactive`), else in `LogProgress` lines; nothing if `quiet`."

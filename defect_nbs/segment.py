@@ -14,13 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from PIL import Image
-from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize, ResizeMethod, aug_transforms, Normalize, Learner,
-                               ProgressCallback, params)
+from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize, ResizeMethod, aug_transforms, Normalize, Learner, params)
 from .core import *
 from .data import load_image, load_mask, usable
 from .models import lite_weights, _read_weights, load_backbone_weights, network_available, Preprocess, DefectMapHead
 from .cam import to_image
-from .train import KeepBest, _cached_image, _cached_mask, threshold_for_recall, binary_metrics
+from .train import KeepBest, show_progress, _cached_image, _cached_mask, threshold_for_recall, binary_metrics
 
 # %% auto #0
 __all__ = ['make_unet', 'seg_rows', 'make_seg_dls', 'DiceBCELoss', 'train_unet', 'predict_masks', 'split_masks', 'pixel_metrics',
@@ -94,7 +93,7 @@ def train_unet(df: pd.DataFrame, encoder: str = 'efficientnet_lite0', size: int 
     learn = Learner(dls, model.to(device), loss_func=DiceBCELoss(), splitter=_seg_splitter, cbs=[KeepBest(monitor='valid_loss')])
     if device.type == 'cuda': learn.to_fp16()
     else: learn.to_channelslast(use_amp=False)
-    if quiet: learn.remove_cb(ProgressCallback); learn.logger = lambda *a, **k: None
+    show_progress(learn, quiet)   # a bar where one can redraw, else one line per epoch
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

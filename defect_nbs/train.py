@@ -26,7 +26,7 @@ from .models import *
 __all__ = ['UNKNOWN_MASK', 'RECIPES', 'SIZE_FACTOR', 'ASPECT_FACTOR', 'INTENSITY_SPREADS', 'RANGE_SCALES', 'RANGE_SIZE',
            'mask_target', 'ResizeLike', 'target_values', 'class_names', 'make_dls', 'KeepBest', 'TrainConfig',
            'make_loss', 'map_loss', 'MaskSupervision', 'early_parameters', 'FreezeEarly', 'epoch_logger',
-           'train_classifier', 'predict', 'binary_metrics', 'threshold_for_recall', 'fit_temperature',
+           'show_progress', 'train_classifier', 'predict', 'binary_metrics', 'threshold_for_recall', 'fit_temperature',
            'apply_temperature', 'expected_calibration_error', 'Evaluation', 'evaluate', 'plot_evaluation',
            'input_stats', 'input_ranges', 'range_margins', 'out_of_range', 'training_ranges', 'export_classifier',
            'load_runs']
@@ -205,6 +205,12 @@ def epoch_logger(learn: Learner, file=None):
         print(('  '.join(parts[:1] + [f'({stage})'] + parts[1:]) if stage else '  '.join(parts)), file=file or sys.stderr, flush=True)
     return log
 
+def show_progress(learn: Learner, quiet: bool = False) -> Learner:
+    "How `learn` shows its progress: nothing if `quiet`; fastai's bar and table where a bar can redraw (`interactive`); else `epoch_logger` lines."
+    if quiet or not interactive(): learn.remove_cb(ProgressCallback)   # no bar where it cannot redraw (a log file)
+    learn.logger = (lambda *a, **k: None) if quiet else print if interactive() else epoch_logger(learn)
+    return learn
+
 # %% ../nbs/05_train.ipynb #7de7caa7
 def _splitter(model): return [params(model.backbone), params(model.head)]
 
@@ -238,8 +244,7 @@ def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bo
     learn = Learner(dls, model.to(device), loss_func=make_loss(cfg, class_w), splitter=_splitter, metrics=[accuracy], cbs=cbs)
     if device.type == 'cuda': learn.to_fp16()
     elif cfg.channels_last: learn.to_channelslast(use_amp=False)
-    if quiet or not interactive(): learn.remove_cb(ProgressCallback)   # no bar where it cannot redraw (a log file)
-    learn.logger = (lambda *a, **k: None) if quiet else print if interactive() else epoch_logger(learn)
+    show_progress(learn, quiet)
     learn.train_config, learn.balance_plan, learn.index = cfg, plan, df   # the index: export_classifier takes the input ranges from its train split
     start = time.perf_counter()
     with warnings.catch_warnings():
