@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from .core import *
-from .data import scan, usable, load_image, load_mask, builtin_dataset
+from .data import scan, usable, load_image, load_mask, builtin_dataset, WEAK_MASK_SOURCES
 from .analysis import analysis_report
 from .models import load_model, model_stats, RESIZE_MODES
 from .train import train_classifier, evaluate, plot_evaluation, export_classifier, apply_temperature
@@ -175,12 +175,17 @@ def int8_description(q: dict) -> str:
             f"({q.get('weights', '').split(' ')[-1] or 'per-channel'}), {q.get('activations', 'uint8')} activations, {len(kept)} node{'s' if len(kept) != 1 else ''} "
             f"kept in FP32; quantized on a CPU with {q.get('quantized_on') or 'no AVX2'}")
 
+_MASK_WORDS = dict(annotated='annotated mask files', polygon='masks drawn from polygon labels', box='weak masks drawn from box labels',
+                   **{'polygon+box': 'masks drawn from polygons and boxes (weak)', 'weak': 'weak masks (classical thresholding)'})
+
 def job_report(f: dict) -> str:
     "The markdown report of an `inspection_job`'s figures."
     d, c, o, dep, m = f['data'], f['classifier'], f['operating_point'], f['deployment'], f['machine']
     L = [f"# Inspection report", "",
          f"Data: `{d['root']}` ({d['layout']} layout): {d['images']} files, {d['usable']} usable ({d['problems']} recorded in "
          f"`analysis/problems.csv`); near-duplicates {'grouped at ' + str(d['dedupe']) if d['dedupe'] else 'not grouped'}.",
+         (f"Masks: {', '.join(f'{n} {_MASK_WORDS.get(k, k)}' for k, n in d['mask_sources'].items())} (Bad images). " if d.get('mask_sources') else
+          "No masks: the classifier decides alone. ") +
          f"Splits (images, of which Bad): train {d['train']}, valid {d['valid']}, test {d['test']}. **Bad is the positive class.** "
          "Thresholds and calibration are chosen on valid; every figure is on the test split unless it says valid.",
          f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}, onnxruntime {m['onnxruntime']}.", "",
@@ -199,6 +204,9 @@ def job_report(f: dict) -> str:
         z = f['localization']
         L += ["## Localization against the masks", "",
               f"The model's {z['method']}, its threshold ({z['threshold']:.3g}) chosen on valid by pixel F1; test images with a mask, and the good ones.", "",
+              *([f"**{d['weak_masks']} of the {sum(d['mask_sources'].values())} masks are weak** (drawn from boxes, not outlines): the map learned "
+                 "from them and is scored against them, so the pixel figures measure overlap with boxes, not with the defects' true shapes.", ""]
+                if d.get('weak_masks') else []),
               "| pixel AUROC | pixel AP | pointing game | box accuracy at IoU 0.5 | MaxBoxAcc (IoU 0.3 / 0.5 / 0.7) | good images with a box | Bad images with a box |",
               "|---|---|---|---|---|---|---|",
               f"| {z['pixel_auroc']:.3f} | {z['pixel_ap']:.3f} | {z['pointing_game']:.1%} | {z['box_acc_iou50']:.1%} | {z['max_box_acc']:.1%} "
@@ -259,11 +267,14 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
     analysis_report(root, out / 'analysis', quiet=True)
     index = scan(root, dedupe=dedupe or False, quiet=True)
     ok = usable(index)
-    has_masks = bool((ok[ok.label == BAD]['mask'].fillna('') != '').any())
+    masked = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
+    has_masks = len(masked) > 0
+    mask_sources = (masked['mask_source'].replace('', 'annotated') if 'mask_source' in masked else pd.Series('annotated', masked.index)).value_counts()
     head = head or ('segment' if has_masks else 'linear')
     count = lambda s: f"{int((ok.split == s).sum())} ({int(((ok.split == s) & (ok.label == BAD)).sum())})"
     data = dict(root=str(root), layout=index.attrs.get('layout', ''), images=len(index), usable=len(ok), problems=len(index) - len(ok),
-                dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'))
+                dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'),
+                mask_sources={k: int(v) for k, v in mask_sources.items()}, weak_masks=int(mask_sources[mask_sources.index.isin(WEAK_MASK_SOURCES)].sum()))
 
     choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early, train_minutes=train_minutes)
     size, resize, epochs = choice['size'], choice['resize'], choice['epochs']
