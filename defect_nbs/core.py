@@ -46,8 +46,8 @@ def interactive() -> bool:
     forced = os.environ.get(PROGRESS_ENV, '').strip().lower()
     if forced in ('bar', 'log'): return forced == 'bar'
     if forced: raise ValueError(f"${PROGRESS_ENV} must be 'bar' or 'log', not {forced!r}")
-    shell = type(sys.modules['IPython'].get_ipython()).__name__ if 'IPython' in sys.modules else ''
-    if shell and shell != 'TerminalInteractiveShell': return True   # a Jupyter kernel (or a notebook runner)
+    shell = sys.modules['IPython'].get_ipython() if 'IPython' in sys.modules else None   # imported is not running
+    if shell is not None and type(shell).__name__ != 'TerminalInteractiveShell': return True   # a Jupyter kernel (or a notebook runner)
     try: return sys.stderr.isatty()
     except (AttributeError, ValueError): return False
 
