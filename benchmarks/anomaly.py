@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from defect_nbs.core import find_magnetic_tile, BAD, GOOD
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
-from defect_nbs.anomaly import PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, binomial_interval
+from defect_nbs.anomaly import PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, binomial_interval, faiss_available
 from defect_nbs.models import latency_stats
 from defect_nbs.benchmark import machine_info, append_results
 
@@ -25,13 +25,13 @@ def nn_timing(det, images, repeats=3) -> dict:
         fn(); t = []
         for _ in range(repeats): t0 = time.perf_counter(); fn(); t.append(time.perf_counter() - t0)
         return min(t) * 1000 / len(images)
-    out['nn_torch_ms'] = best(lambda: nearest_distance(q, det.bank))
+    out['nn_torch_ms'] = best(lambda: nearest_distance(q, det.bank, backend='torch'))
     try:
         import faiss
         index = faiss.IndexFlatL2(det.bank.shape[1]); index.add(det.bank.numpy())
         out['nn_faiss_ms'] = best(lambda: index.search(q.numpy(), 1))
         d_faiss = np.sqrt(np.maximum(index.search(q.numpy(), 1)[0][:, 0], 0))
-        out['nn_faiss_max_diff'] = float(np.abs(d_faiss - nearest_distance(q, det.bank).numpy()).max())
+        out['nn_faiss_max_diff'] = float(np.abs(d_faiss - nearest_distance(q, det.bank, backend='torch').numpy()).max())
     except ImportError: out['nn_faiss_ms'] = float('nan')
     return out
 
@@ -42,10 +42,11 @@ def main():
     ap.add_argument('--strides', type=int, nargs='+', default=[8, 16])
     ap.add_argument('--bank', type=float, default=0.01, help='bank rows: a count (>= 1) or a fraction of all patches')
     ap.add_argument('--projection', type=int, default=64, help='random-projection dims for the coreset (0: none)')
-    ap.add_argument('--sigma', type=float, default=4.0); ap.add_argument('--resize', default='squish')
+    ap.add_argument('--sigma', type=float, default=4.0); ap.add_argument('--resize', default='pad', help='pad keeps the aspect (texture scale): measured better than squish on magnetic tile')
     ap.add_argument('--false-reject', type=float, default=0.01, help='target false-reject rate for the threshold on valid good images')
     ap.add_argument('--save', help='detector file (default runs/anomaly/<arch>_<size>_<bank>.safetensors); reused if it exists with this configuration')
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'anomaly.csv'))
+    ap.add_argument('--nn', default='auto', choices=['auto', 'faiss', 'torch'], help='nearest-neighbour backend for scoring')
     a = ap.parse_args()
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
     df = scan(root, quiet=True, dedupe=a.dedupe or False)
@@ -58,6 +59,7 @@ def main():
         det.fit(df, quiet=False)
         print('fitted', det.fit_info, flush=True)
     else: print('reusing', save, det.fit_info, flush=True)
+    det.nn_backend = a.nn
     val = usable(df)[lambda d: d.split == 'valid']
     val_scores, _ = det.score(list(val.path))
     th = choose_anomaly_threshold(val_scores[val.label.values == GOOD], [GOOD] * int((val.label == GOOD).sum()), a.false_reject, 'quantile')
@@ -73,7 +75,7 @@ def main():
     base = dict(method='patchcore (ours)', backbone=a.arch, size=a.size, strides=' '.join(map(str, a.strides)), bank_size=bank,
                 bank_rows=fi['bank_rows'], projection=a.projection, fit_images=fi['n_images'], fit_patches=fi['n_patches'],
                 fit_s=round(fi['fit_s'], 1), features_s=round(fi['features_s'], 1), coreset_s=round(fi['coreset_s'], 1),
-                bank_mb=round(fi['bank_mb'], 2), ms_per_image=round(overall['ms_per_image'], 1), p50_ms_batch1=round(lat['p50_ms'], 1),
+                bank_mb=round(fi['bank_mb'], 2), nn_backend=a.nn if a.nn != 'auto' else ('faiss' if faiss_available() else 'torch'), ms_per_image=round(overall['ms_per_image'], 1), p50_ms_batch1=round(lat['p50_ms'], 1),
                 **{k: round(v, 3) for k, v in nn.items()}, threshold=th['threshold'], valid_good=th['n_good'],
                 valid_false_reject_rate=th['false_reject_rate'], data=root.name, dedupe=a.dedupe,
                 time=datetime.datetime.now().isoformat(timespec='seconds'),
