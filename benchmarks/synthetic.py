@@ -77,12 +77,13 @@ def main():
     ap.add_argument('--max-escape', type=float, default=0.005); ap.add_argument('--max-false-reject', type=float, default=0.01)
     ap.add_argument('--recipe', default='ours', choices=sorted(RECIPES))
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'synthetic.csv'))
-    for k, v in asdict(RECIPES['ours']).items():   # the recipe's options, as in classify.py
+    own = ('synthetic', 'synthetic_per_bad')   # given by --synthetic / --per-bad above, and added here per run (after --real-fraction)
+    for k, v in ((k, v) for k, v in asdict(RECIPES['ours']).items() if k not in own):   # the recipe's options, as in classify.py
         if isinstance(v, bool): ap.add_argument(f'--{k.replace("_", "-")}', type=lambda s: s.lower() in ('1', 'true', 'yes'), default=None)
         elif isinstance(v, tuple): ap.add_argument(f'--{k.replace("_", "-")}', type=lambda s: tuple(int(x) for x in s.split(',') if x), default=None)
         else: ap.add_argument(f'--{k.replace("_", "-")}', type=type(v), default=None)
     a = ap.parse_args()
-    cfg = replace(RECIPES[a.recipe], **{k: getattr(a, k) for k in asdict(RECIPES['ours']) if getattr(a, k) is not None})
+    cfg = replace(RECIPES[a.recipe], **{k: getattr(a, k) for k in asdict(RECIPES['ours']) if k not in own and getattr(a, k) is not None})
     command = 'python benchmarks/synthetic.py ' + shlex.join(sys.argv[1:])
     if Path(a.out).exists() and command in set(pd.read_csv(a.out)['command']):
         print(f'already in {a.out}: {command}'); return

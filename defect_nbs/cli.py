@@ -193,6 +193,10 @@ def job_report(f: dict) -> str:
          f"{c['arch']}, {c['head']} head, {c['size']} px ({c.get('resize', 'squish')}), {c['epochs']} epochs{' (layers before stride 8 frozen)' if c.get('freeze_early') else ''}, trained in {c['train_seconds']:.0f} s. "
          f"Temperature {c['temperature']:.3f} (test ECE {c['ece_before']:.3f} before, {c['ece_after']:.3f} after); "
          f"threshold {c['threshold']:.4f}, chosen on valid for {c['target_recall']:.0%} Bad recall.", ""]
+    sy = c.get('synthetic') or {}
+    if sy.get('method', 'none') != 'none':
+        L += [f"Training also saw {sy['images']} synthetic Bad images ({sy['method']}, {sy['per_bad']:g} per real train Bad image), made from "
+              "train images only and added to the train split; valid and test are real images only.", ""]
     if c.get('input_why'):
         L += ["Input size, resize mode and epochs (`choose_input`; `--size`, `--resize`, `--epochs` override it):", "",
               *[f"- {w}" for w in c['input_why']], ""]
@@ -254,6 +258,8 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                    resize: str | None = None,      # 'squish', 'pad' or 'crop'; None: chosen from the image shapes
                    bound: str = 'estimate',        # hold the escape / false-reject limits on the valid rates or their 95% upper bounds ('upper')
                    train_minutes: float = 20.0,    # CPU training-time budget for the chosen size and epochs
+                   synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural' or 'both'
+                   synthetic_per_bad: float = 1.0, # how many per real train Bad image
                   ) -> dict:
     "Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` go to `out`; returns the figures."
     import matplotlib; matplotlib.use('Agg')
@@ -281,13 +287,16 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
     say(f'input: {size} px, {resize}, {epochs} epochs')
     for w in choice['why']: say(f'  {w}')
     say(f'classifier: {head} head, {size} px, {epochs} epochs')
-    learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early, quiet=quiet)
+    learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early, quiet=quiet,
+                             synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, balance_dir=out / 'train_images')
+    n_synthetic = int((learn.index.get('synthetic', pd.Series('', learn.index.index)).fillna('') != '').sum())
     ev = evaluate(learn, index, target_recall)
     plot_evaluation(ev, f'{root.name}: test split, Bad positive').savefig(out / 'evaluation.png', dpi=90); plt.close('all')
     model = load_model(export_classifier(learn, out / 'model.safetensors', ev))
     classifier = dict(arch=model.config['arch'], head=head, size=size, resize=resize, epochs=epochs, input_why=choice['why'],
                       input_given=choice['given'], estimated_train_s=choice['estimated_train_s'],
                       freeze_early=freeze_early, train_seconds=learn.train_seconds,
+                      synthetic=dict(method=synthetic, per_bad=synthetic_per_bad, images=n_synthetic),
                       temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
                       test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
 
@@ -365,7 +374,9 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             bound: str = 'estimate',       # hold those limits on the valid rates ('estimate') or on their one-sided 95% upper bounds ('upper')
             threads: int = 2,              # CPU threads for training and every runtime
             quiet: bool = False,           # no progress bars
-            freeze_early: bool = False):   # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
+            freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
+            synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural' or 'both' (train split only)
+            synthetic_per_bad: float = 1.0):  # synthetic images per real train Bad image
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
     inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet, freeze_early,
-                   resize=resize, bound=bound, train_minutes=train_minutes)
+                   resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad)

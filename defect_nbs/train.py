@@ -20,6 +20,7 @@ import fastai.callback.data   # adds DataBlock.weighted_dataloaders
 from .core import *
 from .data import *
 from .balance import *
+from .synth import add_synthetic, SYNTHETIC_METHODS
 from .models import *
 
 # %% auto #0
@@ -134,6 +135,8 @@ class TrainConfig:
     patience: int = 4             # early stopping (epochs without improvement; 0 = off)
     channels_last: bool = True
     target: str = 'label'         # 'label' (good/bad) or 'defect' (good + one class per defect type)
+    synthetic: str = 'none'       # synthetic Bad images added to the train split: 'none' or one of `synth.SYNTHETIC_METHODS`
+    synthetic_per_bad: float = 1.0   # how many per real train Bad image
     seed: int = 42
 
 RECIPES = {
@@ -225,6 +228,10 @@ def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bo
     "Fit a `DefectClassifier` on the index's train split (valid for early stopping); returns the fastai `Learner`."
     cfg = replace(cfg or TrainConfig(), **overrides)
     seed_everything(cfg.seed)
+    if cfg.synthetic != 'none':   # made from the train split only, added to it; valid and test stay real
+        if cfg.synthetic not in SYNTHETIC_METHODS: raise ValueError(f"synthetic must be 'none' or one of {SYNTHETIC_METHODS}, not {cfg.synthetic!r}")
+        df = add_synthetic(df, cfg.synthetic, cfg.synthetic_per_bad, dest=None if balance_dir is None else Path(balance_dir) / 'synthetic',
+                           seed=cfg.seed, quiet=quiet)
     plan = balance_plan(df, cfg.balance, dest=balance_dir, seed=cfg.seed)
     classes = class_names(df, cfg.target)
     model = create_model(cfg.arch, cfg.pretrained, classes=classes, head=cfg.head, size=cfg.size, resize=cfg.resize)
