@@ -18,9 +18,10 @@ from .core import *
 __all__ = ['INDEX_COLUMNS', 'IMAGE_EXTS', 'LOSSLESS_EXTS', 'MASK_SUFFIXES', 'MASK_DIRS', 'GOOD_NAMES', 'MAX_PIXELS',
            'MASK_SOURCES', 'WEAK_MASK_SOURCES', 'LAYOUTS', 'MASK_LIKE_FRACTION', 'SYNTHETIC_DEFECTS', 'DUP_THRESHOLD',
            'DataProblem', 'check_image', 'load_image', 'load_mask', 'detect_layout', 'read_folders', 'read_mvtec',
-           'read_yolo', 'polygons_to_mask', 'make_groups', 'split_index', 'check_no_leak', 'fold_splits', 'scan',
-           'usable', 'problems', 'synthetic_sample', 'mask_to_boxes', 'mask_to_polygons', 'make_synthetic',
-           'builtin_dataset', 'image_signature', 'image_signatures', 'near_duplicates', 'group_near_duplicates']
+           'read_yolo', 'polygons_to_mask', 'make_groups', 'split_index', 'synthetic_rows', 'refuse_synthetic',
+           'check_no_leak', 'fold_splits', 'scan', 'usable', 'problems', 'synthetic_sample', 'mask_to_boxes',
+           'mask_to_polygons', 'make_synthetic', 'builtin_dataset', 'image_signature', 'image_signatures',
+           'near_duplicates', 'group_near_duplicates']
 
 # %% ../nbs/01_data.ipynb #c429625d
 INDEX_COLUMNS = ['path', 'label', 'defect', 'mask', 'mask_source', 'group', 'split', 'problem', 'width', 'height', 'mode']
@@ -63,6 +64,8 @@ def _decode(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataProblem(f'too large (decompression-bomb guard): {e}') from None
     except UnidentifiedImageError: raise DataProblem('not an image: unrecognised content') from None
+    except ImportError:   # a lazily loaded decoder plugin that is not installed (ultralytics patches Image.open to try pi-heif)
+        raise DataProblem('not an image: unrecognised content') from None
     except PermissionError: raise DataProblem('unreadable: permission denied') from None
     except OSError as e:
         what = 'truncated image' if 'truncat' in str(e).lower() else 'corrupt image'
@@ -390,6 +393,7 @@ def make_groups(paths, root, group=None) -> list[str]:
 def split_index(df: pd.DataFrame, valid_pct=0.15, test_pct=0.15, seed=42, stratify='defect') -> pd.DataFrame:
     "Copy of `df` with a stratified, grouped, seeded `split` column (`train`/`valid`/`test`)."
     if valid_pct < 0 or test_pct < 0 or valid_pct + test_pct >= 1: raise ValueError('need 0 <= valid_pct, test_pct and valid_pct + test_pct < 1')
+    refuse_synthetic(df)
     df = df.copy()
     ok = df['problem'].eq('') if 'problem' in df else pd.Series(True, df.index)
     df['split'] = ''
@@ -405,8 +409,20 @@ def split_index(df: pd.DataFrame, valid_pct=0.15, test_pct=0.15, seed=42, strati
     df.loc[ok, 'split'] = df.loc[ok, 'group'].map(split_of)
     return df
 
+def synthetic_rows(df: pd.DataFrame) -> pd.Series:
+    "Which rows of the index are synthetic images (`synth.add_synthetic` marks them in a `synthetic` column)."
+    return df['synthetic'].fillna('').astype(str).ne('') if 'synthetic' in df else pd.Series(False, df.index)
+
+def refuse_synthetic(df: pd.DataFrame):
+    "Raise `ValueError` if the index holds synthetic images: split the real images first, then add synthetic ones to train."
+    if synthetic_rows(df).any():
+        raise ValueError(f'the index holds {int(synthetic_rows(df).sum())} synthetic images: split (or fold) the real images first, '
+                         'then add synthetic images to the train split (synth.add_synthetic), so none can reach valid or test')
+
 def check_no_leak(df: pd.DataFrame):
-    "Raise `AssertionError` if any group sits in more than one split."
+    "Raise `AssertionError` if any group sits in more than one split, or a synthetic image outside the train split."
+    outside = df[synthetic_rows(df) & (df['split'] != 'train')]
+    assert outside.empty, f'{len(outside)} synthetic image(s) outside the train split, e.g. {list(outside.path[:2])}'
     used = df[df['split'] != '']
     crossing = used.groupby('group')['split'].nunique()
     crossing = crossing[crossing > 1]
@@ -416,6 +432,7 @@ def check_no_leak(df: pd.DataFrame):
 def fold_splits(df: pd.DataFrame, n_folds=5, seed=42, valid_pct=0.15, stratify='defect') -> list[pd.DataFrame]:
     "`n_folds` copies of `df`, each with fold k as `test` and the rest split into `train`/`valid`."
     from sklearn.model_selection import StratifiedGroupKFold
+    refuse_synthetic(df)
     ok = df[df['problem'].eq('')] if 'problem' in df else df
     kfold = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     folds = []
