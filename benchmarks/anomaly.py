@@ -11,9 +11,9 @@ A fitted detector is saved (`--save`) and reused when the same command runs agai
 import argparse, datetime, json, os, shlex, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from defect_nbs.core import find_magnetic_tile, BAD, GOOD
+from defect_nbs.core import find_magnetic_tile, binomial_ci, BAD, GOOD
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
-from defect_nbs.anomaly import PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, binomial_interval, faiss_available
+from defect_nbs.anomaly import PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, faiss_available
 from defect_nbs.models import latency_stats
 from defect_nbs.benchmark import machine_info, append_results
 
@@ -85,8 +85,8 @@ def main():
                                                                  for r in per_type.itertuples(index=False)]:
         yy, flagged = y[sel], s[sel] >= th['threshold']
         fr, tp = int((flagged & ~yy).sum()), int((flagged & yy).sum())
-        rl, rh = binomial_interval(tp, int(yy.sum()))
-        fl, fh = binomial_interval(fr, int((~yy).sum()))
+        rl, rh = binomial_ci(tp, int(yy.sum()))
+        fl, fh = binomial_ci(fr, int((~yy).sum()))
         rows.append(dict(base, defect=name, image_auroc=m['image_auroc'], pixel_auroc=m['pixel_auroc'], aupro=m['aupro'],
                          n_test=int(sel.sum()), n_bad=int(yy.sum()), test_recall=tp / max(yy.sum(), 1), test_recall_low=rl, test_recall_high=rh,
                          test_false_reject_rate=fr / max((~yy).sum(), 1), test_false_reject_low=fl, test_false_reject_high=fh))

@@ -11,7 +11,7 @@ import pandas as pd
 import torch, timm
 from torch import nn
 import torch.nn.functional as F
-from scipy import ndimage, stats
+from scipy import ndimage
 from PIL import Image
 from .core import *
 from .data import load_image, load_mask, usable
@@ -20,8 +20,8 @@ from .cam import to_image, heat_boxes
 
 # %% auto #0
 __all__ = ['PatchFeatures', 'greedy_coreset', 'faiss_available', 'nearest_distance', 'good_train', 'PatchCore',
-           'binomial_interval', 'quantile_threshold', 'f1_threshold', 'choose_anomaly_threshold', 'anomaly_localizer',
-           'image_auroc', 'pixel_auroc', 'pro_curve', 'aupro', 'anomaly_metrics', 'evaluate_anomaly']
+           'quantile_threshold', 'f1_threshold', 'choose_anomaly_threshold', 'anomaly_localizer', 'image_auroc',
+           'pixel_auroc', 'pro_curve', 'aupro', 'anomaly_metrics', 'evaluate_anomaly']
 
 # %% ../nbs/09a_anomaly.ipynb #e1a71192
 class PatchFeatures(nn.Module):
@@ -181,14 +181,6 @@ class PatchCore:
         return det
 
 # %% ../nbs/09a_anomaly.ipynb #be75a161
-def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    "Exact (Clopper-Pearson) two-sided interval of a rate `k / n`."
-    if n == 0: return (0.0, 1.0)
-    a = 1 - level
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
-
 def quantile_threshold(good_scores, false_reject: float = 0.01, level: float = 0.95) -> dict:
     "The lowest threshold (Bad when `score >= threshold`) that flags at most `false_reject` of these good images, with the observed rate's exact interval."
     s = np.sort(np.asarray(good_scores, float))[::-1]
@@ -196,7 +188,7 @@ def quantile_threshold(good_scores, false_reject: float = 0.01, level: float = 0
     k = int(np.floor(false_reject * len(s) + 1e-9))        # good images allowed above the threshold
     t = float(np.nextafter(s[k], np.inf)) if k < len(s) else float(s[-1])
     flagged = int((s >= t).sum())
-    lo, hi = binomial_interval(flagged, len(s), level)
+    lo, hi = binomial_ci(flagged, len(s), level)
     return dict(threshold=t, method='quantile', target=false_reject, false_rejects=flagged, n_good=len(s),
                 false_reject_rate=flagged / len(s), false_reject_low=lo, false_reject_high=hi, level=level)
 

@@ -16,7 +16,7 @@ from .models import load_model, model_stats, RESIZE_MODES
 from .train import train_classifier, evaluate, plot_evaluation, export_classifier, apply_temperature
 from .cam import split_maps, choose_threshold, localization_metrics
 from .segment import iou_threshold, pixel_metrics
-from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, binomial_upper, BOUNDS
+from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS
 from .pipeline import inspect, cam_localizer
 from .export import calibration_paths, onnx_metadata
 from .benchmark import deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info, recommend_format

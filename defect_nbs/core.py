@@ -12,7 +12,8 @@ import pandas as pd
 # %% auto #0
 __all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'INT8_WEIGHTS_ENV', 'label_to_int',
            'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device', 'cache_dir',
-           'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits', 'find_magnetic_tile']
+           'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits', 'binomial_ci', 'binomial_upper',
+           'find_magnetic_tile']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -139,6 +140,21 @@ def int8_weight_bits(isa: str | None = None) -> int:
     if v in ('', 'auto'): return 7 if int8_saturates(isa) else 8
     if v not in ('7', '8'): raise ValueError(f"${INT8_WEIGHTS_ENV} must be 7, 8 or auto, not {os.environ[INT8_WEIGHTS_ENV]!r}")
     return int(v)
+
+# %% ../nbs/00_core.ipynb #6a95cddb
+def binomial_ci(k: int, n: int, level: float = 0.95, alternative: str = 'two-sided') -> tuple[float, float]:
+    "Exact (Clopper-Pearson) confidence interval `(low, high)` of a rate seen `k` times in `n` (`alternative='less'`: one-sided, `(0, upper bound)`)."
+    k, n = int(k), int(n)
+    if not 0 <= k <= n: raise ValueError(f'need 0 <= k <= n, not k={k}, n={n}')
+    if not 0 < level < 1: raise ValueError(f'level must be in (0, 1), not {level}')
+    if n == 0: return (0.0, 1.0)   # nothing seen, nothing known
+    from scipy.stats import binomtest
+    ci = binomtest(k, n, alternative=alternative).proportion_ci(level, method='exact')
+    return float(ci.low), float(ci.high)
+
+def binomial_upper(k: int, n: int, level: float = 0.95) -> float:
+    "One-sided exact upper confidence bound of a rate seen `k` times in `n`: the rate is at most this, at `level` confidence."
+    return binomial_ci(k, n, level, 'less')[1]
 
 # %% ../nbs/00_core.ipynb #2b06f8b0
 def find_magnetic_tile() -> Path | None:

@@ -11,8 +11,8 @@ import pandas as pd
 from .core import *
 
 # %% auto #0
-__all__ = ['BUCKETS', 'BOUNDS', 'box_score', 'mask_score', 'BucketRule', 'bucket', 'describe_rule', 'binomial_ci',
-           'binomial_upper', 'images_needed', 'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff']
+__all__ = ['BUCKETS', 'BOUNDS', 'box_score', 'mask_score', 'BucketRule', 'bucket', 'describe_rule', 'images_needed',
+           'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff']
 
 # %% ../nbs/10_ensemble.ipynb #4631907c
 def box_score(boxes) -> float:
@@ -91,21 +91,6 @@ def describe_rule(rule: BucketRule, localizer: bool = True) -> str:
     good = 'never good' if rule.never_good else f'good if P(Bad) < {rule.good_below:.4g}'
     bad = 'never bad' if rule.never_bad else f'bad if P(Bad) ≥ {rule.bad_above:.4g}'
     return f'classifier only (no localizer): {good}; {bad}; review otherwise'
-
-# %% ../nbs/10_ensemble.ipynb #6a95cddb
-def binomial_ci(k: int, n: int, level: float = 0.95, alternative: str = 'two-sided') -> tuple[float, float]:
-    "Exact (Clopper-Pearson) confidence interval `(low, high)` of a rate seen `k` times in `n` (`alternative='less'`: one-sided, `(0, upper bound)`)."
-    k, n = int(k), int(n)
-    if not 0 <= k <= n: raise ValueError(f'need 0 <= k <= n, not k={k}, n={n}')
-    if not 0 < level < 1: raise ValueError(f'level must be in (0, 1), not {level}')
-    if n == 0: return (0.0, 1.0)   # nothing seen, nothing known
-    from scipy.stats import binomtest
-    ci = binomtest(k, n, alternative=alternative).proportion_ci(level, method='exact')
-    return float(ci.low), float(ci.high)
-
-def binomial_upper(k: int, n: int, level: float = 0.95) -> float:
-    "One-sided exact upper confidence bound of a rate seen `k` times in `n`: the rate is at most this, at `level` confidence."
-    return binomial_ci(k, n, level, 'less')[1]
 
 # %% ../nbs/10_ensemble.ipynb #ffc3e0dc
 def images_needed(max_rate: float, level: float = 0.95) -> int:
