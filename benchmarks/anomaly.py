@@ -6,16 +6,18 @@ pixels positive), the fit time, scoring time per image, the bank's memory, the t
 for a false-reject target and the test rates at it, the command and the machine.
 A fitted detector is saved (`--save`) and reused when the same command runs again, so a killed run resumes at scoring.
 
-    python benchmarks/anomaly.py --dedupe 0.9 --arch efficientnet_lite0 --size 256 --bank 0.01
+    python benchmarks/anomaly.py --dedupe 0.9 --arch efficientnet_lite0 --size 256 --bank 0.01 --border auto
 """
 import argparse, datetime, json, os, shlex, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from defect_nbs.core import find_magnetic_tile, binomial_ci, BAD, GOOD
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
-from defect_nbs.anomaly import PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, faiss_available
+from defect_nbs.anomaly import (PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, faiss_available,
+                                image_score, choose_border)
 from defect_nbs.models import latency_stats
 from defect_nbs.benchmark import machine_info, append_results
+from defect_nbs.export import patchcore_to_onnx, OnnxPatchCore, check_patchcore_parity
 
 def nn_timing(det, images, repeats=3) -> dict:
     "Nearest-neighbour search alone on these images' patches: torch (blocked cdist) and, when installed, faiss (exact L2)."
@@ -43,6 +45,7 @@ def main():
     ap.add_argument('--bank', type=float, default=0.01, help='bank rows: a count (>= 1) or a fraction of all patches')
     ap.add_argument('--projection', type=int, default=64, help='random-projection dims for the coreset (0: none)')
     ap.add_argument('--sigma', type=float, default=4.0); ap.add_argument('--resize', default='pad', help='pad keeps the aspect (texture scale): measured better than squish on magnetic tile')
+    ap.add_argument('--border', default='auto', help="band at each edge left out of the image score, as a fraction of the long side; 'auto': chosen on valid (image AUROC)")
     ap.add_argument('--false-reject', type=float, default=0.01, help='target false-reject rate for the threshold on valid good images')
     ap.add_argument('--save', help='detector file (default runs/anomaly/<arch>_<size>_<bank>.safetensors); reused if it exists with this configuration')
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'anomaly.csv'))
@@ -54,14 +57,18 @@ def main():
     cfg = dict(arch=a.arch, size=a.size, strides=a.strides, bank_size=bank, projection=a.projection or None, sigma=a.sigma, resize=a.resize)
     save = Path(a.save or f'runs/anomaly/{a.arch}_{a.size}_{a.bank:g}_{root.name}.safetensors')
     det = PatchCore.load(save) if save.exists() else None
-    if det is None or det.config != cfg:
+    if det is None or {k: v for k, v in det.config.items() if k != 'border'} != cfg:   # the border is chosen after fitting
         det = PatchCore(**cfg)
         det.fit(df, quiet=False)
         print('fitted', det.fit_info, flush=True)
     else: print('reusing', save, det.fit_info, flush=True)
     det.nn_backend = a.nn
     val = usable(df)[lambda d: d.split == 'valid']
-    val_scores, _ = det.score(list(val.path))
+    _, val_maps = det.score(list(val.path))
+    borders = choose_border(val_maps, val.label)
+    det.config['border'] = borders['border'] if a.border == 'auto' else float(a.border)
+    val_scores = np.array([image_score(m, det.config['border']) for m in val_maps]); del val_maps
+    print('valid image AUROC by border:', {k: round(v, 3) for k, v in borders['table'].items()}, '->', det.config['border'], flush=True)
     th = choose_anomaly_threshold(val_scores[val.label.values == GOOD], [GOOD] * int((val.label == GOOD).sum()), a.false_reject, 'quantile')
     det.thresholds = {'image': th['threshold'], 'method': 'quantile', 'false_reject_target': a.false_reject}
     det.save(save)
@@ -71,12 +78,23 @@ def main():
     lat = latency_stats([(lambda t0: (det.score([im]), time.perf_counter() - t0)[1])(time.perf_counter()) for im in test_imgs])
     nn = nn_timing(det, test_imgs[:8])
     print('nn search per image (ms):', nn, flush=True)
+    onnx_path = patchcore_to_onnx(det, save.with_suffix('.onnx'), test_imgs[:16])   # raises ParityError beyond 1e-3 (relative)
+    ort_det = OnnxPatchCore(onnx_path, threads=torch.get_num_threads())
+    parity = check_patchcore_parity(det, ort_det, test_imgs)
+    ms = {}
+    for _ in range(3):                                           # interleaved: PyTorch (nn as configured) and ONNX Runtime, best of 3
+        for name, d in (('torch', det), ('onnx', ort_det)):
+            t0 = time.perf_counter(); d.score(test_imgs); ms[name] = min(ms.get(name, 1e9), (time.perf_counter() - t0) * 1000 / len(test_imgs))
+    onnx_cols = dict(onnx_relative_diff=parity['relative_diff'], onnx_mb=round(onnx_path.stat().st_size / 2**20, 2),
+                     onnx_ms_per_image=round(ms['onnx'], 1), torch_ms_per_image_same_run=round(ms['torch'], 1))
+    print('ONNX detector:', onnx_cols, flush=True)
     fi = det.fit_info
-    base = dict(method='patchcore (ours)', backbone=a.arch, size=a.size, strides=' '.join(map(str, a.strides)), bank_size=bank,
+    base = dict(method='patchcore (ours)', backbone=a.arch, size=a.size, strides=' '.join(map(str, a.strides)), bank_size=bank, border=det.config['border'], border_choice='valid AUROC' if a.border == 'auto' else 'fixed',
+                valid_auroc_by_border=' '.join(f'{k:g}:{v:.3f}' for k, v in borders['table'].items()),
                 bank_rows=fi['bank_rows'], projection=a.projection, fit_images=fi['n_images'], fit_patches=fi['n_patches'],
                 fit_s=round(fi['fit_s'], 1), features_s=round(fi['features_s'], 1), coreset_s=round(fi['coreset_s'], 1),
                 bank_mb=round(fi['bank_mb'], 2), nn_backend=a.nn if a.nn != 'auto' else ('faiss' if faiss_available() else 'torch'), ms_per_image=round(overall['ms_per_image'], 1), p50_ms_batch1=round(lat['p50_ms'], 1),
-                **{k: round(v, 3) for k, v in nn.items()}, threshold=th['threshold'], valid_good=th['n_good'],
+                **{k: round(v, 3) for k, v in nn.items()}, **onnx_cols, threshold=th['threshold'], valid_good=th['n_good'],
                 valid_false_reject_rate=th['false_reject_rate'], data=root.name, dedupe=a.dedupe,
                 time=datetime.datetime.now().isoformat(timespec='seconds'),
                 command='python benchmarks/anomaly.py ' + shlex.join(os.sys.argv[1:]))

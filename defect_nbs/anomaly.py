@@ -19,9 +19,9 @@ from .models import *
 from .cam import to_image, heat_boxes
 
 # %% auto #0
-__all__ = ['PatchFeatures', 'greedy_coreset', 'faiss_available', 'nearest_distance', 'good_train', 'PatchCore',
-           'quantile_threshold', 'f1_threshold', 'choose_anomaly_threshold', 'anomaly_localizer', 'image_auroc',
-           'pixel_auroc', 'pro_curve', 'aupro', 'anomaly_metrics', 'evaluate_anomaly']
+__all__ = ['BORDERS', 'PatchFeatures', 'greedy_coreset', 'faiss_available', 'nearest_distance', 'good_train', 'image_score',
+           'PatchCore', 'quantile_threshold', 'f1_threshold', 'choose_anomaly_threshold', 'anomaly_localizer',
+           'image_auroc', 'pixel_auroc', 'pro_curve', 'aupro', 'anomaly_metrics', 'evaluate_anomaly', 'choose_border']
 
 # %% ../nbs/09a_anomaly.ipynb #e1a71192
 class PatchFeatures(nn.Module):
@@ -92,14 +92,22 @@ def good_train(df: pd.DataFrame, split: str = 'train') -> pd.DataFrame:
     "The usable Good images of `split`: what a detector of good parts may be fitted on."
     return usable(df)[lambda d: (d.label == GOOD) & (d.split == split)]
 
+def image_score(anomaly_map, border: float = 0.0) -> float:
+    "An image's anomaly score: the largest value of its map, leaving out a band of `border` x the long side at each edge."
+    m = np.asarray(anomaly_map)
+    b = int(round(border * max(m.shape))) if border else 0
+    if b and min(m.shape) > 2 * b: m = m[b:m.shape[0] - b, b:m.shape[1] - b]
+    return float(m.max())
+
 class PatchCore:
     "A memory bank of good-image patch features; a patch's anomaly score is its distance to the nearest bank entry."
     def __init__(self, arch: str = DEFAULT_ARCH, size: int = 256, strides=(8, 16), bank_size: int | float = 0.01,
-                 projection: int | None = 64, sigma: float = 4.0, resize: str = 'pad', pretrained: bool = True, weights=None):
+                 projection: int | None = 64, sigma: float = 4.0, resize: str = 'pad', border: float = 0.0,
+                 pretrained: bool = True, weights=None):
         self.features = PatchFeatures(arch, strides, pretrained, weights)
         cfg = self.features.net.pretrained_cfg
         self.preprocess = Preprocess(size, cfg.get('mean', (0.485, 0.456, 0.406)), cfg.get('std', (0.229, 0.224, 0.225)), resize)
-        self.config = dict(arch=arch, size=size, strides=list(strides), bank_size=bank_size, projection=projection, sigma=sigma, resize=resize)
+        self.config = dict(arch=arch, size=size, strides=list(strides), bank_size=bank_size, projection=projection, sigma=sigma, resize=resize, border=border)
         self.bank, self.thresholds, self.fit_info = None, {}, {}
         self.nn_backend = 'auto'   # nearest-neighbour search: 'auto' (faiss when installed), 'faiss' or 'torch'
 
@@ -140,7 +148,7 @@ class PatchCore:
         return nearest_distance(f.reshape(-1, f.shape[-1]), self.bank, backend=self.nn_backend).reshape(f.shape[:3])
 
     def score(self, images, batch_size: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
-        "Image scores (the largest value of the smoothed map) and anomaly maps at each image's own size, for PIL images or paths."
+        "Image scores (`image_score` of the smoothed map, with the configured `border`) and anomaly maps at each image's own size, for PIL images or paths."
         images, s, sigma = _images(images), self.preprocess.size, self.config['sigma']
         scores, maps = [], []
         for i in range(0, len(images), batch_size):
@@ -149,7 +157,7 @@ class PatchCore:
             up = F.interpolate(grid[:, None], (s, s), mode='bilinear', align_corners=False)[:, 0].numpy()
             for im, m in zip(chunk, up):
                 m = to_image(ndimage.gaussian_filter(m, sigma) if sigma else m, self.preprocess, im.size)
-                scores.append(float(m.max()))     # over the image's own pixels: padding never scores
+                scores.append(image_score(m, self.config.get('border', 0.0)))   # the image's own pixels: padding never scores
                 maps.append(m)
         return np.array(scores), maps
 
@@ -302,3 +310,14 @@ def evaluate_anomaly(detector: PatchCore, df: pd.DataFrame, split: str = 'test',
         per.append(dict(defect=d, **anomaly_metrics([scores[i] for i in idx], [maps[i] for i in idx], [masks[i] for i in idx],
                                                     rows.label.iloc[idx], None)))
     return overall, pd.DataFrame(per), table
+
+# %% ../nbs/09a_anomaly.ipynb #acf8c236
+BORDERS = (0.0, 0.02, 0.04, 0.06, 0.08)   # candidate bands: fractions of the long side
+
+def choose_border(maps, labels, candidates=BORDERS) -> dict:
+    "The `border` of highest image AUROC (Bad = positive) on these (validation) maps, with every candidate's AUROC; needs Bad and good images."
+    y = label_to_int(labels)
+    if not 0 < y.sum() < len(y): raise ValueError('choosing a border needs Bad and good images: with one class there is no AUROC to compare')
+    table = {float(b): image_auroc([image_score(m, b) for m in maps], y) for b in candidates}
+    best = max(table, key=lambda b: (round(table[b], 12), -b))
+    return dict(border=best, auroc=table[best], table=table)

@@ -16,14 +16,15 @@ from .models import load_model, model_stats, RESIZE_MODES
 from .train import train_classifier, evaluate, plot_evaluation, export_classifier, apply_temperature
 from .cam import split_maps, choose_threshold, localization_metrics
 from .segment import iou_threshold, pixel_metrics
-from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS
+from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker, logit
+from .anomaly import PatchCore, choose_border, image_score, quantile_threshold, evaluate_anomaly
 from .pipeline import inspect, cam_localizer
 from .export import calibration_paths, onnx_metadata
 from .benchmark import deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info, recommend_format
 
 # %% auto #0
 __all__ = ['TRAIN_SECONDS_256', 'defect_widths', 'estimate_train_seconds', 'choose_input', 'int8_description', 'job_report',
-           'inspection_job', 'job_cli']
+           'detector_fusion', 'inspection_job', 'job_cli']
 
 # %% ../nbs/14_cli.ipynb #ec1d2c92
 TRAIN_SECONDS_256 = 0.10   # s per training image per epoch at 256 px, 2 CPU threads (AMD EPYC, EfficientNet-Lite0, valid pass included)
@@ -178,6 +179,45 @@ def int8_description(q: dict) -> str:
 _MASK_WORDS = dict(annotated='annotated mask files', polygon='masks drawn from polygon labels', box='weak masks drawn from box labels',
                    **{'polygon+box': 'masks drawn from polygons and boxes (weak)', 'weak': 'weak masks (classical thresholding)'})
 
+def _num(x, fmt='.3f') -> str: return 'n/a' if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
+
+def _anomaly_section(a: dict) -> list[str]:
+    "The report's section on the good-only detector and its fusion with the classifier."
+    cfg, fi, th, t, rc = a['config'], a['fit_info'], a['threshold'], a['test'], a['test_recall']
+    tried = ', '.join(f"{float(k):.0%}: {v:.3f}" for k, v in a['border_table'].items())
+    border = ('' if not a['border_table'] else
+              f", leaving out a band of {cfg['border']:.0%} of the long side at each edge (chosen on valid by image AUROC: {tried})" if cfg['border'] else
+              f", over the whole image (no edge band: chosen on valid by image AUROC, {tried})")
+    L = ["## Good-only detector, and fusion with the classifier", "",
+         f"PatchCore-style detector: {cfg['arch']} patch features at strides {'/'.join(map(str, cfg['strides']))}, {cfg['size']} px ({cfg['resize']}), "
+         f"fitted on the {fi['n_images']} good train images only in {fi['fit_s']:.1f} s; its bank holds {fi['bank_rows']} patches ({fi['bank_mb']:.1f} MB). "
+         f"Image score: the largest value of the smoothed map{border}. Threshold {th['threshold']:.4g}, chosen on valid's {th['n_good']} good images "
+         f"for ≤ {th['target']:.1%} false rejects (it flags {th['false_reject_rate']:.1%} of them). Saved with its preprocessing: `anomaly.safetensors`.", "",
+         "| test split | images (Bad) | image AUROC | pixel AUROC | AUPRO |", "|---|---|---|---|---|",
+         f"| all | {t['n']} ({t['n_bad']}) | {_num(t['image_auroc'])} | {_num(t['pixel_auroc'])} | {_num(t['aupro'])} |",
+         *[f"| {r['defect'] or '(no type)'} | {r['n']} ({r['n_bad']}) | {_num(r['image_auroc'])} | {_num(r['pixel_auroc'])} | {_num(r['aupro'])} |" for r in a['per_type']], "",
+         f"Each defect type's row: its Bad test images against all good test images. At the threshold the detector flags {rc['rate']:.1%} of the Bad test images "
+         f"(95% CI {rc['low']:.1%}–{rc['high']:.1%}); scoring took {t['ms_per_image']:.1f} ms per image.", "",
+         "Fused with the classifier; every rule chosen on valid for the same limits, reported on test:", "",
+         "| evidence | rule | valid review | test escape | test false reject | test review |", "|---|---|---|---|---|---|"]
+    for q in a['points']:
+        if 'skipped' in q: L.append(f"| {q['name']} | not fitted: {q['skipped']} | | | | |"); continue
+        v, r = q['valid'], q['test']
+        L.append(f"| {q['name']}{' (fused operating point)' if q['name'] == a['chosen'] else ''} | {q['rule_text']} | {_rate_cell(v, 'review')} | "
+                 f"{_rate_cell(r, 'escape')} | {_rate_cell(r, 'false_reject')} | {_rate_cell(r, 'review')} |")
+    st = next((q for q in a['points'] if 'weights' in q), None)
+    L += ["", f"**Fused operating point: {a['chosen']}** (the least review on valid). "
+          + (f"The stacker's weights (log-odds per standard deviation): {', '.join(f'{k} {v:+.2f}' for k, v in st['weights'].items())}; its rule was chosen on "
+             f"{st['folds']}-fold out-of-fold probabilities of valid. " if st else '')
+          + "The test inspection folder (`inspection/`) keeps the classifier's own rule.", ""]
+    pick = next(q for q in a['points'] if q['name'] == a['chosen'])['test']
+    over = [f"its {w} rate ({pick[k + '_rate']:.1%}, {pick[c]} of {pick[n]}) is above the {a[lim]:.1%} limit"
+            for w, k, c, n, lim in (('escape', 'escape', 'escapes', 'n_bad', 'max_escape'), ('false-reject', 'false_reject', 'false_rejects', 'n_good', 'max_false_reject'))
+            if lim in a and pick[k + '_rate'] > a[lim]]
+    if over: L += [f"**On test, the fused operating point misses a limit**: {' and '.join(over)}. Valid met it on the estimate, which its size cannot "
+                   "show (see the notes on the validation split above); `--bound upper` holds the limits on the upper bounds.", ""]
+    return L
+
 def job_report(f: dict) -> str:
     "The markdown report of an `inspection_job`'s figures."
     d, c, o, dep, m = f['data'], f['classifier'], f['operating_point'], f['deployment'], f['machine']
@@ -230,6 +270,7 @@ def job_report(f: dict) -> str:
     L += ["", f"Intervals: exact (Clopper-Pearson) two-sided {lvl:.0%}. A rule that never says good cannot let a Bad part escape, so its escape "
           "interval is 0 whatever the number of images (and likewise false rejects for a rule that never says bad).", ""]
     for note in _evidence_notes(o): L += [note, ""]
+    if f.get('anomaly'): L += _anomaly_section(f['anomaly'])
     one = pd.DataFrame(dep['formats']).assign(batch_size=1)
     rec = recommend_format(one, dep.get('min_agreement', 0.99))
     ref = dep['formats'][0]['format']
@@ -249,6 +290,62 @@ def job_report(f: dict) -> str:
     L += ["", "Batch sweep and GFLOP/s: `benchmark.csv`, `benchmark.png`.", ""]
     return '\n'.join(L)
 
+# %% ../nbs/14_cli.ipynb #d169317e
+def _fused_rule_text(rule: BucketRule) -> str:
+    if rule.never_good and rule.never_bad: return 'review every image'
+    good = 'never good' if rule.never_good else f'good if fused P(Bad) < {rule.good_below:.4g}'
+    bad = 'never bad' if rule.never_bad else f'bad if fused P(Bad) ≥ {rule.bad_above:.4g}'
+    return f'{good}; {bad}; review otherwise'
+
+def _detector_rule_text(rule: BucketRule) -> str:
+    if rule.never_good and rule.never_bad: return 'review every image'
+    good = 'never good' if rule.never_good else f"good if P(Bad) < {rule.good_below:.4g} and the detector's score < {rule.clear:.4g}"
+    bad = 'never bad' if rule.never_bad else f"bad if P(Bad) ≥ {rule.bad_above:.4g} and the detector's score ≥ {rule.found_at:.4g}"
+    return f'{good}; {bad}; review otherwise'
+
+def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid: dict, test_results: pd.DataFrame, classifier_point: dict,
+                    max_escape: float = 0.005, max_false_reject: float = 0.01, bound: str = 'estimate', quiet: bool = True) -> dict:
+    "Fit `PatchCore` on the train split's good images, choose its border and threshold on valid, measure it on test, and fuse it with the classifier (rule and stacker, chosen on valid)."
+    det = PatchCore(size=size).fit(index, quiet=quiet)
+    vrows, trows = rows['valid'], rows['test']
+    _, vmaps = det.score(list(vrows.path))
+    y_val = label_to_int(vrows.label)
+    both = 0 < y_val.sum() < len(y_val)
+    borders = choose_border(vmaps, vrows.label) if both else dict(border=0.0, table={})
+    det.config['border'] = borders['border']
+    a_val = np.array([image_score(m, det.config['border']) for m in vmaps]); del vmaps
+    th = quantile_threshold(a_val[y_val == 0], max_false_reject)
+    det.thresholds = dict(image=th['threshold'], method='quantile', false_reject_target=max_false_reject)
+    det.save(out / 'anomaly.safetensors')
+    overall, per_type, table = evaluate_anomaly(det, index, 'test', quiet=quiet)
+    a_test = table.set_index(table.path.astype(str)).score.reindex(trows.path.astype(str)).to_numpy()
+    res = test_results.set_index('file').reindex(trows.path.astype(str))
+    p_test = res.p_bad.to_numpy(float)
+    s_test = None if valid['score'] is None else res.defect_score.to_numpy(float)
+    y_test = trows.label
+    flagged, bad = a_test >= th['threshold'], label_to_int(y_test) == 1
+    recall = dict(zip(('low', 'high'), binomial_ci(int((flagged & bad).sum()), int(bad.sum()))), rate=float((flagged & bad).sum() / max(bad.sum(), 1)))
+    points = [dict(name='classifier and its defect map' if classifier_point['has_localizer'] else 'classifier alone',
+                   rule_text=classifier_point['rule_text'], valid=classifier_point['valid'], test=classifier_point['test'])]
+    r2 = choose_rule(valid['p'], vrows.label, a_val, max_escape, max_false_reject, bound=bound)
+    points.append(dict(name='rule: classifier and detector', rule_text=_detector_rule_text(r2),
+                       valid=bucket_rates(bucket(valid['p'], a_val, r2).bucket, vrows.label, rule=r2),
+                       test=bucket_rates(bucket(p_test, a_test, r2).bucket, y_test, rule=r2)))
+    names = ['logit P(Bad)'] + ([] if s_test is None else ['defect-map score']) + ['log detector score']
+    feats = lambda p, s, a: np.c_[tuple([logit(p)] + ([] if s is None else [np.asarray(s, float)]) + [np.log1p(np.asarray(a, float))])]
+    try:
+        st = Stacker(names).fit(feats(valid['p'], valid['score'], a_val), vrows.label, vrows['group'] if 'group' in vrows else None)
+        r3 = choose_rule(st.oof, vrows.label, None, max_escape, max_false_reject, bound=bound)
+        points.append(dict(name='stacker: ' + ', '.join(names), rule_text=_fused_rule_text(r3), weights=st.weights, folds=st.n_folds,
+                           valid=bucket_rates(bucket(st.oof, rule=r3).bucket, vrows.label, rule=r3),
+                           test=bucket_rates(bucket(st.predict(feats(p_test, s_test, a_test)), rule=r3).bucket, y_test, rule=r3)))
+    except ValueError as e: points.append(dict(name='stacker', skipped=str(e)))
+    ranked = [q for q in points if 'valid' in q]
+    chosen = min(range(len(ranked)), key=lambda i: (ranked[i]['valid']['review_rate'], i))   # ties: the simpler one, listed first
+    return dict(config=det.config, fit_info=det.fit_info, border_table=borders['table'], threshold=th, test=overall,
+                per_type=per_type.to_dict('records'), test_recall=recall, points=points, chosen=ranked[chosen]['name'],
+                max_escape=max_escape, max_false_reject=max_false_reject)
+
 # %% ../nbs/14_cli.ipynb #1f2375a0
 def inspection_job(root=None, out='runs/job', head: str | None = None,
                    size: int | None = None,        # input size (px); None: `choose_input` picks it from the data
@@ -260,6 +357,7 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                    train_minutes: float = 20.0,    # CPU training-time budget for the chosen size and epochs
                    synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural' or 'both'
                    synthetic_per_bad: float = 1.0, # how many per real train Bad image
+                   anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
                   ) -> dict:
     "Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` go to `out`; returns the figures."
     import matplotlib; matplotlib.use('Agg')
@@ -335,6 +433,12 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                            valid=bucket_rates(bucket(p_val, s_val, rule).bucket, rows['valid'].label, rule=rule),
                            test=bucket_rates(rep.results.bucket, [truth[f] for f in rep.results.file], rule=rule))
 
+    detector = None
+    if anomaly:
+        say('good-only detector: fitted on the train split\'s good images, fused on valid')
+        detector = detector_fusion(index, rows, size, out, dict(p=p_val, score=s_val), rep.results, operating_point,
+                                   max_escape, max_false_reject, bound, quiet)
+
     say('deployment: ONNX, INT8, benchmark')
     check = [load_image(p, model.preprocess.mode) for p in rows['test'].path[:16]]
     formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stem')
@@ -350,7 +454,7 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                       formats=one[cols].to_dict('records'), recommended=recommend_format(table, 0.99))
 
     figures = dict(data=data, classifier=classifier, localization=localization, operating_point=operating_point, deployment=deployment,
-                   machine=machine_info(threads))
+                   machine=machine_info(threads), **({'anomaly': detector} if detector else {}))
     (out / 'report.md').write_text(job_report(figures))
     (out / 'report.json').write_text(json.dumps(figures, indent=1, default=float))
     say(f'report: {out / "report.md"}')
@@ -376,7 +480,8 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             quiet: bool = False,           # no progress bars
             freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
             synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural' or 'both' (train split only)
-            synthetic_per_bad: float = 1.0):  # synthetic images per real train Bad image
+            synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
+            anomaly: bool = False):        # also fit a good-only detector on the train split's good images and report it fused with the classifier
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
     inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet, freeze_early,
-                   resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad)
+                   resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, anomaly=anomaly)

@@ -12,7 +12,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['BUCKETS', 'BOUNDS', 'box_score', 'mask_score', 'BucketRule', 'bucket', 'describe_rule', 'images_needed',
-           'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff']
+           'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff', 'logit', 'Stacker']
 
 # %% ../nbs/10_ensemble.ipynb #4631907c
 def box_score(boxes) -> float:
@@ -198,3 +198,50 @@ def plot_tradeoff(front: pd.DataFrame, test_point: dict | None = None, target: d
     ax.set_xlim(left=-0.2); ax.set_ylim(bottom=0); ax.legend(fontsize=8); ax.set_title(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/10_ensemble.ipynb #acb1a44d
+def logit(p, eps: float = 1e-6) -> np.ndarray:
+    "log(p / (1 - p)), with p clipped to [eps, 1 - eps]: a probability as a score on an unbounded scale."
+    p = np.clip(np.asarray(p, float), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+class Stacker:
+    "One P(Bad) from several scores per image: a standardised logistic regression fitted on labelled (validation) images, with out-of-fold probabilities for choosing a rule on the same images."
+    def __init__(self, names, C: float = 1.0, folds: int = 5, seed: int = 0):
+        self.names, self.C, self.folds, self.seed = list(names), C, folds, seed
+        self.model, self.oof = None, None
+
+    def _pipeline(self):
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.linear_model import LogisticRegression
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=1000))
+
+    def _check(self, X) -> np.ndarray:
+        X = np.asarray(X, float)
+        if X.ndim != 2 or X.shape[1] != len(self.names): raise ValueError(f'expected {len(self.names)} scores per image ({self.names}), got shape {X.shape}')
+        if not np.isfinite(X).all(): raise ValueError('the scores have NaN or infinite values: an image without every score cannot be stacked')
+        return X
+
+    def fit(self, X, labels, groups=None) -> 'Stacker':
+        "Fit on all rows, and keep out-of-fold probabilities (`oof`) from `folds` stratified (grouped when `groups` is given) folds."
+        from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_predict
+        X, y = self._check(X), label_to_int(labels)
+        n_min = int(min(y.sum(), len(y) - y.sum()))
+        if n_min < 2: raise ValueError(f'a stacker needs at least 2 Bad and 2 good images; got {int(y.sum())} Bad of {len(y)}')
+        k = min(self.folds, n_min, len(set(groups)) if groups is not None else n_min)
+        cv = (StratifiedGroupKFold(k, shuffle=True, random_state=self.seed) if groups is not None
+              else StratifiedKFold(k, shuffle=True, random_state=self.seed))
+        self.oof = cross_val_predict(self._pipeline(), X, y, cv=cv, groups=groups, method='predict_proba')[:, 1]
+        self.model, self.n_folds = self._pipeline().fit(X, y), k
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        "P(Bad) of each row."
+        if self.model is None: raise ValueError('fit the stacker first')
+        return self.model.predict_proba(self._check(X))[:, 1]
+
+    @property
+    def weights(self) -> dict:
+        "Each score's coefficient on the standardised scale: how much one standard deviation of it moves the log-odds of Bad."
+        return dict(zip(self.names, self.model[-1].coef_[0].round(4).tolist()))

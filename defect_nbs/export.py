@@ -20,7 +20,8 @@ __all__ = ['PROVIDERS', 'CALIBRATION_METHODS', 'model_metadata', 'set_onnx_metad
            'check_parity', 'fold_constants', 'to_onnx', 'resolve_providers', 'OnnxClassifier', 'quantize_torch_dynamic',
            'count_modules', 'ImageCalibrationReader', 'calibration_paths', 'fp32_ends', 'fp32_stem', 'quantize_int8',
            'int8_layer_errors', 'plot_layer_errors', 'fake_quantize', 'calibrate_fake_quant', 'strip_fake_quant',
-           'quantization_aware_finetune', 'decision_stability', 'tensorrt_calibration', 'read_calibration_table',
+           'quantization_aware_finetune', 'decision_stability', 'patchcore_metadata', 'check_patchcore_parity',
+           'patchcore_to_onnx', 'OnnxPatchCore', 'tensorrt_calibration', 'read_calibration_table',
            'tensorrt_classifier']
 
 # %% ../nbs/12_export.ipynb #12478816
@@ -448,6 +449,77 @@ def decision_stability(predict, x, threshold: float, temperature: float = 1.0, e
     moved = np.stack(moved)
     return dict(n=len(x), eps=eps, repeats=repeats, mean_log_odds_change=float(moved.mean()),
                 max_log_odds_change=float(moved.max()), unstable=float(flipped.mean()))
+
+# %% ../nbs/12_export.ipynb #e5ee4d5c
+from .anomaly import PatchCore
+
+class _PatchScores(nn.Module):
+    "Preprocessed images -> patch scores `(n, h, w)`: the distance of each patch feature to its nearest bank row."
+    def __init__(self, detector: PatchCore):
+        super().__init__()
+        self.features = copy.deepcopy(detector.features).cpu().eval()
+        bank = detector.bank.float()
+        self.register_buffer('bank_t', bank.t().contiguous()); self.register_buffer('bank_sq', (bank * bank).sum(1))
+    def forward(self, x):
+        f = self.features(x).permute(0, 2, 3, 1)                      # (n, h, w, dim)
+        d2 = (f * f).sum(-1, keepdim=True) - 2 * (f @ self.bank_t) + self.bank_sq
+        return d2.min(-1).values.clamp_min(0).sqrt()
+
+def patchcore_metadata(detector: PatchCore) -> dict:
+    "What a runtime needs besides the graph: preprocessing, configuration, thresholds and how it was fitted (JSON strings)."
+    return dict(kind='patchcore', preprocess=detector.preprocess.to_json(), config=json.dumps(detector.config),
+                thresholds=json.dumps(detector.thresholds), fit_info=json.dumps(detector.fit_info))
+
+def check_patchcore_parity(detector: PatchCore, exported, images, rtol: float = 1e-3, raise_error: bool = True) -> dict:
+    "Compare an exported detector (`OnnxPatchCore` or `.onnx` path) with `detector` on PIL `images`: image scores and maps, relative to the median image score."
+    exported = exported if isinstance(exported, OnnxPatchCore) else OnnxPatchCore(exported)
+    s_ref, m_ref = detector.score(images)
+    s_exp, m_exp = exported.score(images)
+    scale = float(np.median(np.abs(s_ref))) or 1.0
+    report = dict(n=len(images), max_score_diff=float(np.abs(s_ref - s_exp).max()), max_map_diff=float(max(np.abs(a - b).max() for a, b in zip(m_ref, m_exp))),
+                  median_score=scale)
+    report['relative_diff'] = max(report['max_score_diff'], report['max_map_diff']) / scale
+    if raise_error and report['relative_diff'] > rtol: raise ParityError(f'exported detector differs from PyTorch: {report}')
+    return report
+
+def patchcore_to_onnx(detector: PatchCore, path, images=None, opset: int = 17, rtol: float = 1e-3) -> Path:
+    "Export a fitted `detector` to `path` (.onnx: preprocessed images in, patch scores out, the bank inside, dynamic batch); checked on PIL `images` if given."
+    if detector.bank is None: raise ValueError('fit the detector before exporting it')
+    path = Path(path).with_suffix('.onnx')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pre = detector.preprocess
+    x = torch.zeros(2, 1 if pre.mode == 'L' else 3, pre.size, pre.size)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(_PatchScores(detector), x, str(path), input_names=['image'], output_names=['patch_scores'],
+                          dynamic_axes={'image': {0: 'batch'}, 'patch_scores': {0: 'batch'}}, opset_version=opset, dynamo=False)
+    fold_constants(path)
+    set_onnx_metadata(path, patchcore_metadata(detector))
+    onnx.checker.check_model(str(path))
+    if images is not None: check_patchcore_parity(detector, path, images, rtol)
+    return path
+
+class OnnxPatchCore(PatchCore):
+    "A `PatchCore` whose patch scores come from an ONNX Runtime session (`patchcore_to_onnx`'s file); maps, image scores and thresholds as PyTorch's."
+    def __init__(self, path, providers='cpu', threads: int | None = None):
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        self.session = ort.InferenceSession(str(path), opts, providers=resolve_providers(providers))
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get('kind') != 'patchcore': raise ValueError(f'{path} is not a detector exported by `patchcore_to_onnx`')
+        self.preprocess, self.config = Preprocess.from_json(meta['preprocess']), json.loads(meta['config'])
+        self.thresholds, self.fit_info = json.loads(meta['thresholds']), json.loads(meta['fit_info'])
+        self.features, self.bank, self.nn_backend = None, None, 'onnx'
+
+    def score_grid(self, images, batch_size: int = 16) -> torch.Tensor:
+        "Patch scores `(n, h, w)` of PIL images, from ONNX Runtime."
+        out = [self.session.run(None, {'image': self.preprocess(images[i:i + batch_size]).numpy()})[0] for i in range(0, len(images), batch_size)]
+        return torch.from_numpy(np.concatenate(out))
+
+    def save(self, path): raise NotImplementedError('an OnnxPatchCore is already exported: copy its .onnx file')
+    def __repr__(self): return f'OnnxPatchCore({self.path.name}, {self.session.get_providers()[0]}, size={self.preprocess.size})'
+
 
 # %% ../nbs/12_export.ipynb #f99afba4
 def tensorrt_calibration(fp32_path, calib_images, out_dir=None, method: str = 'minmax', batch_size: int = 8) -> Path:
