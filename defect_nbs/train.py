@@ -135,8 +135,10 @@ class TrainConfig:
     patience: int = 4             # early stopping (epochs without improvement; 0 = off)
     channels_last: bool = True
     target: str = 'label'         # 'label' (good/bad) or 'defect' (good + one class per defect type)
-    synthetic: str = 'none'       # synthetic Bad images added to the train split: 'none' or one of `synth.SYNTHETIC_METHODS`
+    synthetic: str = 'none'       # synthetic Bad images added to the train split: 'none', one of `synth.SYNTHETIC_METHODS`, or 'dcgan' (`gan.add_gan_defects`)
     synthetic_per_bad: float = 1.0   # how many per real train Bad image
+    gan_epochs: int = 20          # 'dcgan': epochs of the DCGAN trained on the train split's defect crops (64 px; resumed from the cache)
+    gan_checkpoint: str = ''      # 'dcgan': a `gan.train_dcgan` checkpoint to use instead of training one (refused if it saw non-train images)
     seed: int = 42
 
 RECIPES = {
@@ -228,8 +230,14 @@ def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bo
     "Fit a `DefectClassifier` on the index's train split (valid for early stopping); returns the fastai `Learner`."
     cfg = replace(cfg or TrainConfig(), **overrides)
     seed_everything(cfg.seed)
-    if cfg.synthetic != 'none':   # made from the train split only, added to it; valid and test stay real
-        if cfg.synthetic not in SYNTHETIC_METHODS: raise ValueError(f"synthetic must be 'none' or one of {SYNTHETIC_METHODS}, not {cfg.synthetic!r}")
+    if cfg.synthetic == 'dcgan':   # a DCGAN trained on the train split's defect crops; its defects pasted onto train Good images
+        from defect_nbs.gan import add_gan_defects
+        df = add_gan_defects(df, cfg.synthetic_per_bad, epochs=cfg.gan_epochs, checkpoint=cfg.gan_checkpoint or None,
+                             dest=None if balance_dir is None else Path(balance_dir) / 'gan', seed=cfg.seed, quiet=quiet)
+        seed_everything(cfg.seed)   # the classifier's run does not depend on how long the GAN trained
+    elif cfg.synthetic != 'none':   # made from the train split only, added to it; valid and test stay real
+        if cfg.synthetic not in SYNTHETIC_METHODS:
+            raise ValueError(f"synthetic must be 'none', 'dcgan' or one of {SYNTHETIC_METHODS}, not {cfg.synthetic!r}")
         df = add_synthetic(df, cfg.synthetic, cfg.synthetic_per_bad, dest=None if balance_dir is None else Path(balance_dir) / 'synthetic',
                            seed=cfg.seed, quiet=quiet)
     plan = balance_plan(df, cfg.balance, dest=balance_dir, seed=cfg.seed)
