@@ -355,7 +355,7 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                    resize: str | None = None,      # 'squish', 'pad' or 'crop'; None: chosen from the image shapes
                    bound: str = 'estimate',        # hold the escape / false-reject limits on the valid rates or their 95% upper bounds ('upper')
                    train_minutes: float = 20.0,    # CPU training-time budget for the chosen size and epochs
-                   synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural' or 'both'
+                   synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan'
                    synthetic_per_bad: float = 1.0, # how many per real train Bad image
                    anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
                   ) -> dict:
@@ -479,7 +479,7 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             threads: int = 2,              # CPU threads for training and every runtime
             quiet: bool = False,           # no progress bars
             freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
-            synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural' or 'both' (train split only)
+            synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan' (train split only)
             synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
             anomaly: bool = False):        # also fit a good-only detector on the train split's good images and report it fused with the classifier
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 from .core import *
 from .data import *
-from .synth import cut_sources, paste, part_mask, SYNTH_COLUMNS
+from .synth import cut_sources, real_train, paste, part_mask, SYNTH_COLUMNS
 from .models import create_model
 
 # %% auto #0
@@ -27,13 +27,6 @@ __all__ = ['GAN_SIZES', 'FEATURE_ARCH', 'square_window', 'defect_crops', 'DCGANG
            'real_vs_synthetic_auroc', 'gan_quality']
 
 # %% ../nbs/04a_gan.ipynb #2c0cebed
-def _real_train(df: pd.DataFrame) -> pd.DataFrame:
-    "Usable original (not synthetic, not augmented) train rows."
-    train = usable(df)[lambda d: d['split'] == 'train']
-    if 'synthetic' in train: train = train[train['synthetic'].fillna('') == '']
-    if 'augmented' in train: train = train[~train['augmented'].fillna(False).astype(bool)]
-    return train
-
 def square_window(box: tuple, shape: tuple, margin: int = 8) -> tuple[int, int, int]:
     "The square (top, left, side) around `box` (y0, y1, x0, x1) grown by `margin`, moved to lie inside an image of `shape`."
     y0, y1, x0, x1 = box
@@ -325,7 +318,7 @@ def gan_defects(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float = 1.0, des
     if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split (split the index before adding synthetic images)')
     outside = set(getattr(gen, 'sources', [])) & set(df.loc[df['split'] != 'train', 'path'])
     if outside: raise ValueError(f'the generator was trained on {len(outside)} images outside this train split, e.g. {sorted(outside)[:2]}')
-    train = _real_train(df)
+    train = real_train(df)
     goods = train[train['label'] == GOOD]
     if not len(goods): raise ValueError('the train split has no usable Good image to put GAN defects on')
     n = int(round(per_bad * (train['label'] == BAD).sum()))
@@ -450,7 +443,7 @@ class ImagePool:
 # %% ../nbs/04a_gan.ipynb #22ce525e
 def good_bad_images(df: pd.DataFrame, size: int = 128, mode: str = 'L') -> tuple[np.ndarray, np.ndarray]:
     "The train split's real Good and Bad images, squished to `size` px, as uint8 arrays (for `train_cyclegan`)."
-    train = _real_train(df)
+    train = real_train(df)
     read = lambda rows: np.stack([np.asarray(load_image(p, mode).resize((size, size), Image.BILINEAR)) for p in rows['path']])
     good, bad = train[train['label'] == GOOD], train[train['label'] == BAD]
     if not len(good) or not len(bad): raise ValueError(f'the train split needs Good and Bad images; it has {len(good)} and {len(bad)}')

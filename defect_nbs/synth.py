@@ -16,7 +16,8 @@ from .data import *
 # %% auto #0
 __all__ = ['BLENDS', 'PROCEDURAL_DEFECTS', 'MASK_MAKERS', 'SYNTH_COLUMNS', 'SYNTHETIC_METHODS', 'part_mask', 'cut_defect',
            'transform_patch', 'match_intensity', 'paste', 'scratch_mask', 'crack_mask', 'spot_mask', 'perlin_noise',
-           'blotch_mask', 'procedural_defect', 'cut_sources', 'cutpaste_one', 'default_synth_dir', 'add_synthetic']
+           'blotch_mask', 'procedural_defect', 'real_train', 'cut_sources', 'cutpaste_one', 'default_synth_dir',
+           'add_synthetic']
 
 # %% ../nbs/03a_synth.ipynb #c447fb87
 def part_mask(img: np.ndarray, tol: float = 12.0, min_part: float = 0.05) -> np.ndarray:
@@ -219,8 +220,8 @@ def procedural_defect(img: np.ndarray, kind: str, rng, texture: np.ndarray | Non
 _GRAY = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F'}
 SYNTH_COLUMNS = ('synthetic', 'source', 'target', 'synth_params')   # method ('' = real), source image, target image, parameters (JSON)
 
-def _real_train(df: pd.DataFrame) -> pd.DataFrame:
-    "Usable original (not synthetic, not augmented) train rows."
+def real_train(df: pd.DataFrame) -> pd.DataFrame:
+    "The usable original train rows (not synthetic, not augmented): what synthetic images may be made from."
     train = usable(df)[lambda d: d['split'] == 'train']
     if 'synthetic' in train: train = train[train['synthetic'].fillna('') == '']
     if 'augmented' in train: train = train[~train['augmented'].fillna(False).astype(bool)]
@@ -228,7 +229,7 @@ def _real_train(df: pd.DataFrame) -> pd.DataFrame:
 
 def cut_sources(df: pd.DataFrame) -> pd.DataFrame:
     "The original train-split Bad rows, each with a `reason` it cannot be cut from ('' = usable): no mask, or an empty one."
-    bad = _real_train(df)[lambda d: d['label'] == BAD].copy()
+    bad = real_train(df)[lambda d: d['label'] == BAD].copy()
     reason = []
     for m in bad['mask'].fillna(''):
         if not m: reason.append('no mask'); continue
@@ -277,7 +278,7 @@ def _save_png(a: np.ndarray, path: Path):
 
 def default_synth_dir(df: pd.DataFrame, seed: int = 42, **options) -> Path:
     "A cache folder named after the original train split, the seed and the options (not `per_bad`: more images reuse the first)."
-    train = _real_train(df)
+    train = real_train(df)
     key = json.dumps([_SYNTH_VERSION, sorted(zip(train['path'], train['label'], train['mask'].fillna(''))), seed, sorted(options.items())], default=str)
     return cache_dir('synthetic', hashlib.sha1(key.encode()).hexdigest()[:12])
 
@@ -325,7 +326,7 @@ def add_synthetic(df: pd.DataFrame, method: str = 'both', per_bad: float = 1.0, 
         df[col] = df[col].fillna('')
     leaked = df[(df['synthetic'] != '') & (df['split'] != 'train')]
     if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split (split the index before adding synthetic images)')
-    train = _real_train(df)
+    train = real_train(df)
     goods = train[train['label'] == GOOD]
     n_bad = int((train['label'] == BAD).sum())
     n = int(round(per_bad * n_bad))
