@@ -87,20 +87,24 @@ def fold_constants(path):
     return path
 
 # %% ../nbs/12_export.ipynb #ff4cad60
-def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: float = 1e-4) -> Path:
-    "Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata); checked on `images` if given."
+def _export_graph(module: nn.Module, pre: Preprocess, path, output: str, meta: dict, opset: int = 17) -> Path:
+    "`module` (preprocessed images in, `output` out, dynamic batch) to `path` (.onnx), constants folded, `meta` in its metadata, checked by onnx."
     path = Path(path).with_suffix('.onnx')
     path.parent.mkdir(parents=True, exist_ok=True)
-    src = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
-    pre = src.preprocess
     x = torch.zeros(2, 1 if pre.mode == 'L' else 3, pre.size, pre.size)
     with torch.no_grad(), warnings.catch_warnings():   # no_grad, not inference_mode: the exporter needs normal tensors
         warnings.simplefilter('ignore')
-        torch.onnx.export(_WithSoftmax(src), x, str(path), input_names=['image'], output_names=['probabilities'],
-                          dynamic_axes={'image': {0: 'batch'}, 'probabilities': {0: 'batch'}}, opset_version=opset, dynamo=False)
+        torch.onnx.export(module, x, str(path), input_names=['image'], output_names=[output],
+                          dynamic_axes={'image': {0: 'batch'}, output: {0: 'batch'}}, opset_version=opset, dynamo=False)
     fold_constants(path)
-    set_onnx_metadata(path, model_metadata(src))
+    set_onnx_metadata(path, meta)
     onnx.checker.check_model(str(path))
+    return path
+
+def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: float = 1e-4) -> Path:
+    "Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata); checked on `images` if given."
+    src = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
+    path = _export_graph(_WithSoftmax(src), src.preprocess, path, 'probabilities', model_metadata(src), opset)
     if images is not None: check_parity(src, path, images, atol=atol)
     return path
 
@@ -485,17 +489,7 @@ def check_patchcore_parity(detector: PatchCore, exported, images, rtol: float = 
 def patchcore_to_onnx(detector: PatchCore, path, images=None, opset: int = 17, rtol: float = 1e-3) -> Path:
     "Export a fitted `detector` to `path` (.onnx: preprocessed images in, patch scores out, the bank inside, dynamic batch); checked on PIL `images` if given."
     if detector.bank is None: raise ValueError('fit the detector before exporting it')
-    path = Path(path).with_suffix('.onnx')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pre = detector.preprocess
-    x = torch.zeros(2, 1 if pre.mode == 'L' else 3, pre.size, pre.size)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(_PatchScores(detector), x, str(path), input_names=['image'], output_names=['patch_scores'],
-                          dynamic_axes={'image': {0: 'batch'}, 'patch_scores': {0: 'batch'}}, opset_version=opset, dynamo=False)
-    fold_constants(path)
-    set_onnx_metadata(path, patchcore_metadata(detector))
-    onnx.checker.check_model(str(path))
+    path = _export_graph(_PatchScores(detector), detector.preprocess, path, 'patch_scores', patchcore_metadata(detector), opset)
     if images is not None: check_patchcore_parity(detector, path, images, rtol)
     return path
 

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from PIL import Image
 from .core import *
 from .data import *
-from .synth import cut_sources, real_train, paste, part_mask, SYNTH_COLUMNS
+from .synth import (cut_sources, real_train, paste, part_mask, image_mode, synthetic_index, check_synth_dest,
+                               synthetic_row, with_synthetic_rows)
 from .models import create_model
 
 # %% auto #0
@@ -288,12 +289,6 @@ def sample_dcgan(gen: DCGANGenerator, disc: DCGANDiscriminator | None = None, n:
     return images, masks, scores[order]
 
 # %% ../nbs/04a_gan.ipynb #ccf9d899
-def _save_png(a: np.ndarray, path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    Image.fromarray(a).save(tmp, format='PNG')
-    os.replace(tmp, path)
-
 def _fit_mode(crop: np.ndarray, target: np.ndarray) -> np.ndarray:
     "A generated crop in the target's channels."
     if crop.ndim == target.ndim: return crop
@@ -310,12 +305,7 @@ def gan_defects(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float = 1.0, des
     "The index plus `per_bad` synthetic Bad images per real train Bad image: `gen`'s crops pasted onto train-split Good images."
     if not gen.config['mask']: raise ValueError('the generator samples no mask channel: train it with masks to paste its defects')
     if per_bad < 0: raise ValueError(f'per_bad is synthetic images per real train Bad image, >= 0; got {per_bad}')
-    df = df.copy()
-    for col in SYNTH_COLUMNS:
-        if col not in df: df[col] = ''
-        df[col] = df[col].fillna('')
-    leaked = df[(df['synthetic'] != '') & (df['split'] != 'train')]
-    if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split (split the index before adding synthetic images)')
+    df = synthetic_index(df)
     outside = set(getattr(gen, 'sources', [])) & set(df.loc[df['split'] != 'train', 'path'])
     if outside: raise ValueError(f'the generator was trained on {len(outside)} images outside this train split, e.g. {sorted(outside)[:2]}')
     train = real_train(df)
@@ -325,9 +315,7 @@ def gan_defects(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float = 1.0, des
     side = int(side or getattr(gen, 'crop_side', 0) or gen.config['size'])
     key = json.dumps([_gen_key(gen), sorted(goods['path']), seed, keep, side, feather, min_pixels], default=str)
     dest = Path(dest or cache_dir('synthetic', f'{method}_' + hashlib.sha1(key.encode()).hexdigest()[:12])).resolve()
-    root = df.attrs.get('root')
-    if root and dest.is_relative_to(Path(root).resolve()):
-        raise ValueError(f'dest {dest} is inside the dataset folder {root}: a later scan would index the synthetic images as real ones')
+    check_synth_dest(df, dest)
     imgs, masks, scores = sample_dcgan(gen, disc, n=2 * n + 8, keep=keep, seed=seed) if n else (None, None, None)
     usable_k = [k for k in range(2 * n + 8) if n and masks[k].sum() >= min_pixels] if n else []
     if len(usable_k) < n: warnings.warn(f'only {len(usable_k)} of {2 * n + 8} samples have a mask of {min_pixels}+ pixels; {n} were asked for')
@@ -339,7 +327,7 @@ def gan_defects(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float = 1.0, des
         if meta.exists() and out.exists() and mask_path.exists(): rows.append(json.loads(meta.read_text())); continue
         s = usable_k[k]
         tgt = goods.iloc[order[k % len(goods)]]
-        mode = 'L' if tgt['mode'] in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F') else 'RGB'
+        mode = image_mode(tgt)
         target = np.asarray(load_image(tgt['path'], mode)).copy()
         sd = min(side, *target.shape[:2])
         crop = _fit_mode(cv2.resize(imgs[s], (sd, sd), interpolation=cv2.INTER_LINEAR), target)
@@ -351,23 +339,11 @@ def gan_defects(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float = 1.0, des
             if part[y:y + sd, x:x + sd][m].all(): break
         else: failed.append(f'{k}: no place inside the part fits the defect'); continue
         img, new_mask = paste(target, crop, m, np.ones_like(m), y, x, blend='alpha', feather=feather)
-        _save_png(new_mask.astype(np.uint8) * 255, mask_path)
-        _save_png(img, out)
-        row = {c: (v.item() if hasattr(v, 'item') else v) for c, v in tgt.items() if c in df.columns}
-        row.update(path=str(out), mask=str(mask_path), mask_source='synthetic', label=BAD, defect=method, split='train', problem='',
-                   width=img.shape[1], height=img.shape[0], mode=mode, synthetic=method, source=getattr(gen, 'checkpoint', '') or '',
-                   target=tgt['path'], synth_params=json.dumps(dict(sample=int(s), seed=seed, keep=keep, side=sd, x=x, y=y, feather=feather,
-                                                                    score=None if np.isnan(scores[s]) else round(float(scores[s]), 4))))
-        if 'boxes' in df: row['boxes'] = [(0, *b) for b in mask_to_boxes(new_mask)]
-        if 'augmented' in df: row['augmented'] = False
-        meta.write_text(json.dumps(row, default=str))
-        rows.append(row)
+        rows.append(synthetic_row(df, tgt, img, new_mask, out, defect=method, synthetic=method, source=getattr(gen, 'checkpoint', '') or '',
+                                  synth_params=json.dumps(dict(sample=int(s), seed=seed, keep=keep, side=sd, x=x, y=y, feather=feather,
+                                                               score=None if np.isnan(scores[s]) else round(float(scores[s]), 4)))))
     if failed: warnings.warn(f'{len(failed)} GAN defects could not be placed: ' + '; '.join(failed[:5]))
-    new = pd.DataFrame(rows, columns=df.columns) if rows else df.iloc[:0]
-    for c in ('width', 'height'): new[c] = new[c].astype(df[c].dtype)
-    out_df = pd.concat([df, new], ignore_index=True)
-    out_df.attrs = dict(df.attrs)
-    return out_df
+    return with_synthetic_rows(df, rows)
 
 # %% ../nbs/04a_gan.ipynb #a4f8798a
 def add_gan_defects(df: pd.DataFrame, per_bad: float = 1.0, epochs: int = 20, checkpoint: str | Path | None = None, size: int = 64,

@@ -16,7 +16,8 @@ from .data import *
 # %% auto #0
 __all__ = ['BLENDS', 'PROCEDURAL_DEFECTS', 'MASK_MAKERS', 'SYNTH_COLUMNS', 'SYNTHETIC_METHODS', 'part_mask', 'cut_defect',
            'transform_patch', 'match_intensity', 'paste', 'scratch_mask', 'crack_mask', 'spot_mask', 'perlin_noise',
-           'blotch_mask', 'procedural_defect', 'real_train', 'cut_sources', 'cutpaste_one', 'default_synth_dir',
+           'blotch_mask', 'procedural_defect', 'real_train', 'cut_sources', 'image_mode', 'cutpaste_one', 'save_png',
+           'default_synth_dir', 'synthetic_index', 'check_synth_dest', 'synthetic_row', 'with_synthetic_rows',
            'add_synthetic']
 
 # %% ../nbs/03a_synth.ipynb #c447fb87
@@ -239,7 +240,9 @@ def cut_sources(df: pd.DataFrame) -> pd.DataFrame:
     return bad
 
 # %% ../nbs/03a_synth.ipynb #baeeb427
-def _mode(row) -> str: return 'L' if row['mode'] in _GRAY else 'RGB'
+def image_mode(row) -> str:
+    "The mode an index row's image is drawn in: 'L' for the grey modes, else 'RGB'."
+    return 'L' if row['mode'] in _GRAY else 'RGB'
 
 def _array(path, mode) -> np.ndarray: return np.asarray(load_image(path, mode)).copy()
 
@@ -269,7 +272,7 @@ SYNTHETIC_METHODS = ('cutpaste', 'procedural', 'both')
 _METHOD_ID = dict(cutpaste=1, procedural=2)
 _SYNTH_VERSION = 'v1'   # bump when the drawing changes, so cached images are redrawn
 
-def _save_png(a: np.ndarray, path: Path):
+def save_png(a: np.ndarray, path: Path):
     "Write the array `a` to `path` as PNG, atomically."
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
@@ -287,6 +290,44 @@ def _spread(items: list, k: int, seed: int, salt: int):
     rounds, i = divmod(k, len(items))
     return items[np.random.default_rng([seed, salt, rounds]).permutation(len(items))[i]]
 
+# %% ../nbs/03a_synth.ipynb #e9b5658c
+def synthetic_index(df: pd.DataFrame) -> pd.DataFrame:
+    "A copy of the index with the synthetic columns filled; refused when it already holds synthetic rows outside the train split."
+    df = df.copy()
+    for col in SYNTH_COLUMNS:
+        if col not in df: df[col] = ''
+        df[col] = df[col].fillna('')
+    leaked = df[(df['synthetic'] != '') & (df['split'] != 'train')]
+    if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split (split the index before adding synthetic images)')
+    return df
+
+def check_synth_dest(df: pd.DataFrame, dest: Path):
+    "Refuse a `dest` inside the dataset folder: a later scan would index the synthetic images as real ones."
+    root = df.attrs.get('root')
+    if root and Path(dest).resolve().is_relative_to(Path(root).resolve()):
+        raise ValueError(f'dest {dest} is inside the dataset folder {root}: a later scan would index the synthetic images as real ones')
+
+def synthetic_row(df: pd.DataFrame, tgt, img: np.ndarray, mask: np.ndarray, out: Path, **fields) -> dict:
+    "Write a synthetic image, its mask and its record (`out` with `.json`) and return its index row: the target's columns, then `fields`."
+    mask_path = out.with_name(f'{out.stem}_mask.png')
+    save_png(mask.astype(np.uint8) * 255, mask_path)
+    save_png(img, out)
+    row = {c: (v.item() if hasattr(v, 'item') else v) for c, v in tgt.items() if c in df.columns}
+    row.update(path=str(out), mask=str(mask_path), mask_source='synthetic', label=BAD, split='train', problem='',
+               width=img.shape[1], height=img.shape[0], mode=image_mode(tgt), target=tgt['path'], **fields)
+    if 'boxes' in df: row['boxes'] = [(0, *b) for b in mask_to_boxes(mask)]
+    if 'augmented' in df: row['augmented'] = False
+    out.with_suffix('.json').write_text(json.dumps(row, default=str))
+    return row
+
+def with_synthetic_rows(df: pd.DataFrame, rows: list) -> pd.DataFrame:
+    "The index with `rows` (from `synthetic_row`) appended; width and height keep their types."
+    new = pd.DataFrame(rows, columns=df.columns) if rows else df.iloc[:0]
+    for c in ('width', 'height'): new[c] = new[c].astype(df[c].dtype)
+    out = pd.concat([df, new], ignore_index=True)
+    out.attrs = dict(df.attrs)
+    return out
+
 # %% ../nbs/03a_synth.ipynb #805ad139
 def _make_item(method: str, k: int, sources: pd.DataFrame, goods: pd.DataFrame, seed: int, opts: dict):
     "Synthetic image `k` of `method`: (image, mask, source row, target row, defect, parameters); raises if it cannot be made."
@@ -295,13 +336,13 @@ def _make_item(method: str, k: int, sources: pd.DataFrame, goods: pd.DataFrame, 
         src = sources.loc[_spread(list(sources.index), k, seed, 11)]
         targets = goods[goods['group'] != src['group']]   # never onto the source's own group (its near-duplicates)
         tgt = targets.loc[targets.index[rng.integers(len(targets))]]
-        mode = _mode(tgt)
+        mode = image_mode(tgt)
         img, mask, params = cutpaste_one(_array(src['path'], mode), load_mask(src['mask']), _array(tgt['path'], mode), rng,
                                          blend=opts['blend'], margin=opts['margin'], feather=opts['feather'], scale=opts['scale'])
         return img, mask, src, tgt, src['defect'], params
     tgt = goods.loc[_spread(list(goods.index), k, seed, 12)]
     kind = opts['kinds'][int(rng.integers(len(opts['kinds'])))]
-    mode, src = _mode(tgt), None
+    mode, src = image_mode(tgt), None
     target = _array(tgt['path'], mode)
     texture = None
     if kind == 'blotch':
@@ -320,12 +361,7 @@ def add_synthetic(df: pd.DataFrame, method: str = 'both', per_bad: float = 1.0, 
     if method not in SYNTHETIC_METHODS: raise ValueError(f'method must be one of {SYNTHETIC_METHODS}, not {method!r}')
     if per_bad < 0: raise ValueError(f'per_bad is synthetic images per real train Bad image, >= 0; got {per_bad}')
     if blend not in BLENDS: raise ValueError(f'blend must be one of {BLENDS}, not {blend!r}')
-    df = df.copy()
-    for col in SYNTH_COLUMNS:
-        if col not in df: df[col] = ''
-        df[col] = df[col].fillna('')
-    leaked = df[(df['synthetic'] != '') & (df['split'] != 'train')]
-    if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split (split the index before adding synthetic images)')
+    df = synthetic_index(df)
     train = real_train(df)
     goods = train[train['label'] == GOOD]
     n_bad = int((train['label'] == BAD).sum())
@@ -347,9 +383,7 @@ def add_synthetic(df: pd.DataFrame, method: str = 'both', per_bad: float = 1.0, 
         sources = sources[sources['group'].map(lambda g: (goods['group'] != g).any())]
     opts = dict(blend=blend, margin=margin, feather=feather, scale=tuple(scale), kinds=tuple(kinds))
     dest = Path(dest or default_synth_dir(df, seed, **opts)).resolve()
-    root = df.attrs.get('root')
-    if root and dest.is_relative_to(Path(root).resolve()):
-        raise ValueError(f'dest {dest} is inside the dataset folder {root}: a later scan would index the synthetic images as real ones')
+    check_synth_dest(df, dest)
     rows, failed = [], []
     items = [(m, k) for m, c in counts.items() for k in range(c)]
     for m, k in progress(items, quiet, desc='synthetic defects'):
@@ -359,20 +393,7 @@ def add_synthetic(df: pd.DataFrame, method: str = 'both', per_bad: float = 1.0, 
             rows.append(json.loads(meta.read_text())); continue   # made by an earlier call with the same options
         try: img, mask, src, tgt, defect, params = _make_item(m, k, sources, goods, seed, opts)
         except ValueError as e: failed.append(f'{m} {k}: {e}'); continue
-        mask_path = out.with_name(f'{out.stem}_mask.png')
-        _save_png(mask.astype(np.uint8) * 255, mask_path)
-        _save_png(img, out)
-        row = {c: (v.item() if hasattr(v, 'item') else v) for c, v in tgt.items() if c in df.columns}
-        row.update(path=str(out), mask=str(mask_path), mask_source='synthetic', label=BAD, defect=defect, split='train',
-                   problem='', width=img.shape[1], height=img.shape[0], mode=_mode(tgt), synthetic=m,
-                   source='' if src is None else src['path'], target=tgt['path'], synth_params=json.dumps(params))
-        if 'boxes' in df: row['boxes'] = [(0, *b) for b in mask_to_boxes(mask)]
-        if 'augmented' in df: row['augmented'] = False
-        meta.write_text(json.dumps(row, default=str))
-        rows.append(row)
+        rows.append(synthetic_row(df, tgt, img, mask, out, defect=defect, synthetic=m, source='' if src is None else src['path'],
+                                  synth_params=json.dumps(params)))
     if failed: warnings.warn(f'{len(failed)} synthetic images could not be made: ' + '; '.join(failed[:5]))
-    new = pd.DataFrame(rows, columns=df.columns) if rows else df.iloc[:0]
-    for c in ('width', 'height'): new[c] = new[c].astype(df[c].dtype)
-    out_df = pd.concat([df, new], ignore_index=True)
-    out_df.attrs = dict(df.attrs)
-    return out_df
+    return with_synthetic_rows(df, rows)
