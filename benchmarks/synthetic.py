@@ -20,6 +20,7 @@ from classify import machine   # the same machine record as the classifier bench
 from defect_nbs.core import *
 from defect_nbs.data import scan, builtin_dataset, fold_splits, usable
 from defect_nbs.synth import add_synthetic, SYNTHETIC_METHODS
+from defect_nbs.gan import add_gan_defects
 from defect_nbs.train import RECIPES, train_classifier, evaluate
 from defect_nbs.segment import evaluate_segmentation, split_masks
 from defect_nbs.ensemble import choose_rule, bucket, bucket_rates
@@ -45,7 +46,9 @@ def run_one(df, cfg, a, tag):
     t_cpu, t_wall = time.process_time(), time.perf_counter()
     df = keep_real_bad(df, a.real_fraction, cfg.seed)
     n_real_bad = int(((df.split == 'train') & (df.label == BAD)).sum())
-    train_df = df if a.synthetic == 'none' else add_synthetic(df, a.synthetic, per_bad=a.per_bad, seed=cfg.seed, blend=a.blend, quiet=True)
+    if a.synthetic == 'dcgan':   # a DCGAN trained on this run's train defect crops (its time counts in cpu_s)
+        train_df = add_gan_defects(df, a.per_bad, epochs=cfg.gan_epochs, seed=cfg.seed, quiet=True)
+    else: train_df = df if a.synthetic == 'none' else add_synthetic(df, a.synthetic, per_bad=a.per_bad, seed=cfg.seed, blend=a.blend, quiet=True)
     n_syn = int((train_df.get('synthetic', pd.Series('', index=train_df.index)) != '').sum())
     synth_s = time.perf_counter() - t_wall
     learn = train_classifier(train_df, cfg, quiet=False)
@@ -69,7 +72,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default=None, help='dataset folder (default: magnetic tile, else the built-in one)')
     ap.add_argument('--dedupe', type=float, default=None, help='near-duplicate threshold for grouping (e.g. 0.9)')
-    ap.add_argument('--synthetic', default='none', choices=('none',) + SYNTHETIC_METHODS)
+    ap.add_argument('--synthetic', default='none', choices=('none', 'dcgan') + SYNTHETIC_METHODS)
     ap.add_argument('--per-bad', type=float, default=1.0, help='synthetic images per real train Bad image')
     ap.add_argument('--blend', default='alpha')
     ap.add_argument('--real-fraction', type=float, default=1.0, help='share of the real train Bad images kept (per defect type)')

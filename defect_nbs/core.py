@@ -8,12 +8,13 @@ import os, platform, random, shutil, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 # %% auto #0
 __all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'INT8_WEIGHTS_ENV', 'label_to_int',
-           'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device', 'cache_dir',
-           'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits', 'binomial_ci', 'binomial_upper',
-           'find_magnetic_tile']
+           'p_bad', 'log_odds', 'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything',
+           'default_device', 'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits',
+           'binomial_ci', 'binomial_upper', 'find_magnetic_tile']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -31,6 +32,18 @@ def label_to_int(labels):
     bad_values = set(arr[~np.isin(arr, LABELS)])
     if bad_values: raise ValueError(f'labels must be {GOOD!r} or {BAD!r}; found {sorted(map(str, bad_values))}')
     return (arr == BAD).astype(np.int64)
+
+# %% ../nbs/00_core.ipynb #7e07edc2
+def p_bad(probs) -> np.ndarray:
+    "P(Bad) per row of class probabilities `(n, k)` whose column 0 is Good (a torch tensor or an array)."
+    probs = probs.detach().cpu().float().numpy() if hasattr(probs, 'detach') else np.asarray(probs, float)
+    if probs.ndim != 2 or probs.shape[1] < 2: raise ValueError(f'expected class probabilities (n, k>=2), got shape {probs.shape}')
+    return 1 - probs[:, 0]
+
+# %% ../nbs/00_core.ipynb #a9d5c8e2
+def log_odds(p, eps: float = 1e-6) -> np.ndarray:
+    "log(p / (1 - p)) with `p` clipped to [eps, 1 - eps]: finite for certain predictions."
+    return logit(np.clip(np.asarray(p, float), eps, 1 - eps))
 
 # %% ../nbs/00_core.ipynb #19262378
 def as_paths(items) -> list[Path]:
