@@ -32,6 +32,7 @@ def class_order(df: pd.DataFrame) -> list[str]:
     found = set(defect_class(df))
     return [GOOD] * (GOOD in found) + sorted(found - {GOOD})
 
+# %% ../nbs/02_analysis.ipynb #53c73a9a
 def _class_colors(order: list[str]) -> dict:
     "One colour per class, the same order giving the same colours in every plot."
     return dict(zip(order, sns.color_palette('tab10', len(order))))
@@ -63,6 +64,7 @@ def _mask_stats(mask_path: str, size: tuple[int, int]) -> dict:
     _, n_regions = ndimage.label(mask, structure=np.ones((3, 3)))
     return dict(defect_area=float(mask.mean()), defect_pixels=int(mask.sum()), n_regions=n_regions)
 
+# %% ../nbs/02_analysis.ipynb #65884cdf
 def image_stats(df: pd.DataFrame, quiet: bool = False) -> pd.DataFrame:
     "A copy of the usable rows of index `df` with the `STAT_COLUMNS` added, from one pass over the images."
     df = usable(df).copy()
@@ -78,7 +80,7 @@ def image_stats(df: pd.DataFrame, quiet: bool = False) -> pd.DataFrame:
 
 # %% ../nbs/02_analysis.ipynb #4bbdd6bf
 def stats_by_class(stats: pd.DataFrame) -> pd.DataFrame:
-    "One row per class of `image_stats` output: count, median size/aspect, intensity, median defect area (%) and regions."
+    "One row per class of `image_stats` output: count, median size/aspect, intensity, defect area (%), regions."
     by = stats.assign(defect_pct=100 * stats['defect_area']).groupby(defect_class(stats))
     table = by.agg(n=('path', 'size'), width=('width', 'median'), height=('height', 'median'),
                    aspect=('aspect', 'median'), mean=('mean', 'mean'), mean_sd=('mean', 'std'),
@@ -90,29 +92,41 @@ def _no_data(ax, text='no data'):
     "Mark an empty panel."
     ax.text(0.5, 0.5, text, ha='center', va='center', transform=ax.transAxes); ax.set_axis_off()
 
-def plot_class_balance(df: pd.DataFrame) -> plt.Figure:
-    "Bar plots of the usable rows of `df`: label counts, defect-type counts, and the class shares per split."
-    df = usable(df)
-    order = class_order(df)
-    colors = _class_colors(order)
-    fig, axs = plt.subplots(1, 3, figsize=(15, 4.2), layout='constrained')
+def _label_panel(ax, df: pd.DataFrame):
+    "Bars of the label counts, titled with the imbalance ratio."
     labels = df['label'].value_counts().reindex(LABELS, fill_value=0)
-    axs[0].bar(labels.index, labels.values, color=['tab:green', 'tab:red'])
-    axs[0].bar_label(axs[0].containers[0])
-    axs[0].set(title=f'Labels (imbalance good/bad = {imbalance_ratio(df):.2f})', ylabel='images')
+    ax.bar(labels.index, labels.values, color=['tab:green', 'tab:red'])
+    ax.bar_label(ax.containers[0])
+    ax.set(title=f'Labels (imbalance good/bad = {imbalance_ratio(df):.2f})', ylabel='images')
+
+def _defect_panel(ax, df: pd.DataFrame, colors: dict):
+    "Bars of the defect-type counts of the bad rows."
     defects = defect_class(df[df['label'].eq(BAD)]).value_counts()
-    if len(defects):
-        axs[1].bar(defects.index, defects.values, color=[colors[c] for c in defects.index])
-        axs[1].bar_label(axs[1].containers[0])
-        axs[1].set(title='Defect types (bad images)', ylabel='images')
-    else: _no_data(axs[1], 'no bad images')
+    if not len(defects): return _no_data(ax, 'no bad images')
+    ax.bar(defects.index, defects.values, color=[colors[c] for c in defects.index])
+    ax.bar_label(ax.containers[0])
+    ax.set(title='Defect types (bad images)', ylabel='images')
+
+# %% ../nbs/02_analysis.ipynb #981f6898
+def _split_panel(ax, df: pd.DataFrame, order: list[str], colors: dict):
+    "Stacked bars of each class's share (%) of every split."
     split = df['split'].replace('', '(none)')
     shares = pd.crosstab(split, defect_class(df), normalize='index').mul(100)[order]
     shares = shares.reindex([s for s in ['train', 'valid', 'test', '(none)'] if s in shares.index])
     shares.index = [f'{s}\n(n={n})' for s, n in split.value_counts().reindex(shares.index).items()]
-    shares.plot.bar(stacked=True, ax=axs[2], color=[colors[c] for c in order], rot=0, width=0.7)
-    axs[2].set(title='Class shares per split', ylabel='% of the split', ylim=(0, 100))
-    axs[2].legend(title='class', bbox_to_anchor=(1.01, 1), loc='upper left')
+    shares.plot.bar(stacked=True, ax=ax, color=[colors[c] for c in order], rot=0, width=0.7)
+    ax.set(title='Class shares per split', ylabel='% of the split', ylim=(0, 100))
+    ax.legend(title='class', bbox_to_anchor=(1.01, 1), loc='upper left')
+
+# %% ../nbs/02_analysis.ipynb #a33d0f17
+def plot_class_balance(df: pd.DataFrame) -> plt.Figure:
+    "Bar plots of the usable rows of `df`: label counts, defect-type counts, and the class shares per split."
+    df = usable(df)
+    order = class_order(df)
+    fig, axs = plt.subplots(1, 3, figsize=(15, 4.2), layout='constrained')
+    _label_panel(axs[0], df)
+    _defect_panel(axs[1], df, _class_colors(order))
+    _split_panel(axs[2], df, order, _class_colors(order))
     return fig
 
 # %% ../nbs/02_analysis.ipynb #2e450c3f
@@ -144,6 +158,7 @@ def _box_strip(stats: pd.DataFrame, x: str, order: list[str], colors: dict, ax, 
     sns.stripplot(data=stats, x=x, y='class', order=order, color='k', size=2, alpha=0.4, jitter=0.25, ax=ax)
     ax.set_ylabel('')
 
+# %% ../nbs/02_analysis.ipynb #739f7e7a
 def plot_intensity(stats: pd.DataFrame) -> plt.Figure:
     "Per-class distributions of the images' mean intensity and intensity std (0..255), from `image_stats`."
     stats = stats.assign(**{'class': defect_class})
@@ -157,7 +172,7 @@ def plot_intensity(stats: pd.DataFrame) -> plt.Figure:
 
 # %% ../nbs/02_analysis.ipynb #78c1aeb7
 def plot_defect_area(stats: pd.DataFrame) -> plt.Figure:
-    "Per-defect-type distributions of defect area (% of the image, log scale) and regions per image, from `image_stats`."
+    "Per-defect-type distributions of defect area (% of the image, log scale) and regions per image (`image_stats`)."
     bad = stats[stats['label'].eq(BAD) & stats['defect_area'].notna()].assign(**{'class': defect_class})
     shown = bad[bad['defect_area'] > 0].assign(area_pct=lambda d: 100 * d['defect_area'])
     order, colors = class_order(shown), _class_colors(class_order(stats))   # the colours of the other plots
@@ -181,6 +196,7 @@ def _overlay(ax, mask: np.ndarray, color=(1.0, 0.0, 0.0), alpha: float = 0.35):
     ax.imshow(rgba, interpolation='nearest')
     ax.contour(mask, levels=[0.5], colors=[color], linewidths=0.8)
 
+# %% ../nbs/02_analysis.ipynb #73cd47ba
 def show_examples(df: pd.DataFrame, n: int = 4, overlay: bool = True, seed: int = 0, size: float = 2.3) -> plt.Figure:
     "A grid of `n` random usable images per class (a row each), masks overlaid in translucent red when `overlay`."
     df = usable(df).assign(**{'class': defect_class})
@@ -207,7 +223,7 @@ PLOTS = dict(class_balance=plot_class_balance, sizes=plot_sizes, intensity=plot_
              defect_area=plot_defect_area, examples=show_examples)
 
 def analyze(df: pd.DataFrame, quiet: bool = False, save_dir=None) -> pd.DataFrame:
-    "Statistics of index `df`, its class table and all of `PLOTS` (saved as PNGs in `save_dir` if given); returns the statistics."
+    "Statistics of index `df`, its class table and all of `PLOTS` (PNGs in `save_dir` if given); returns the stats."
     stats = df if set(STAT_COLUMNS) <= set(df.columns) else image_stats(df, quiet)
     print(f'{len(stats)} usable images; imbalance ratio good/bad = {imbalance_ratio(stats):.2f}')
     print(class_summary(stats).round(1).to_string(index=False))
@@ -219,8 +235,14 @@ def analyze(df: pd.DataFrame, quiet: bool = False, save_dir=None) -> pd.DataFram
     return stats
 
 # %% ../nbs/02_analysis.ipynb #7f86f463
-def analysis_report(root=None, out='runs/analysis', layout=None, good=None, group=None, quiet=False) -> Path:
-    "Index `root` (default: the built-in dataset) and write the index, problems, statistics and plots to `out`."
+def analysis_report(root=None,             # dataset folder (default: the built-in dataset)
+                    out='runs/analysis',   # folder the report is written to
+                    layout=None,           # 'folders', 'mvtec' or 'yolo' (default: detected)
+                    good=None,             # name of the good folder, if not good/ok/free/...
+                    group=None,            # regex whose first group names an image's group
+                    quiet=False            # no progress bars
+                   ) -> Path:              # the report folder
+    "Index `root` and write the index, problems, statistics and plots to `out`."
     import matplotlib; matplotlib.use('Agg')
     root = Path(root) if root else builtin_dataset()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -232,7 +254,8 @@ def analysis_report(root=None, out='runs/analysis', layout=None, good=None, grou
     class_summary(stats).to_csv(out / 'class_summary.csv', index=False)
     stats_by_class(stats).to_csv(out / 'stats_by_class.csv')
     plt.close('all')
-    print(f'{len(index)} files indexed from {root} ({index.attrs["layout"]} layout), {len(problems(index))} unusable; report in {out}')
+    print(f'{len(index)} files indexed from {root} ({index.attrs["layout"]} layout), '
+          f'{len(problems(index))} unusable; report in {out}')
     return out
 
 # %% ../nbs/02_analysis.ipynb #11a87091
