@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from fastcore.basics import patch
 from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['DIHEDRAL', 'BALANCE_METHODS', 'augment_minority', 'class_weights', 'sampler_weights', 'BalancePlan', 'balance_plan']
+__all__ = ['DIHEDRAL', 'GRAY_MODES', 'BALANCE_METHODS', 'image_mode', 'save_png', 'augment_minority', 'class_weights',
+           'sampler_weights', 'BalancePlan', 'balance_plan']
 
 # %% ../nbs/03_balance.ipynb #9f0520aa
 DIHEDRAL = {
@@ -49,8 +51,9 @@ def _transform_boxes(boxes, method, size: tuple[int, int]) -> list[tuple]:
     return out
 
 # %% ../nbs/03_balance.ipynb #7291bc4e
-def _pick_copies(sources: list[str], names: list[str], taken: set, n: int, seed: int, strata=None) -> list[tuple[str, str]]:
-    "Up to `n` new `(source, transform)` pairs, spread evenly over `sources` and in proportion over `strata`, avoiding `taken`."
+def _pick_copies(sources: list[str], names: list[str], taken: set, n: int, seed: int,
+                 strata=None) -> list[tuple[str, str]]:
+    "Up to `n` new `(source, transform)` pairs not in `taken`, spread evenly over `sources` and `strata`."
     rng = np.random.default_rng(seed)
     strata = list(strata) if strata is not None else [''] * len(sources)
     size, seen, place = Counter(strata), Counter(), {}
@@ -65,8 +68,6 @@ def _pick_copies(sources: list[str], names: list[str], taken: set, n: int, seed:
     return [(s, t) for *_, s, t in sorted(ranked)[:n]]
 
 # %% ../nbs/03_balance.ipynb #da848af1
-_GRAY_MODES = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F'}
-
 def _copy_stems(sources: list[str], root) -> tuple[Path, dict[str, Path]]:
     "The folder the sources are mirrored from and each source's relative stem for its copies."
     paths = [Path(s) for s in sources]
@@ -77,8 +78,18 @@ def _copy_stems(sources: list[str], root) -> tuple[Path, dict[str, Path]]:
     return base, {s: r.parent / r.name.replace('.', '_') if n_stem[r.with_suffix('')] > 1 else r.with_suffix('')
                   for s, r in rel.items()}   # x.jpg and x.bmp -> x_jpg, x_bmp
 
-def _save_png(im: Image.Image, path: Path):
-    "Write `im` to `path` as PNG, atomically."
+# %% ../nbs/03_balance.ipynb #bf574b7b
+GRAY_MODES = frozenset({'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F'})   # PIL modes drawn as 'L'
+
+def image_mode(row) -> str:
+    "The mode an index row's image is drawn in: 'L' for the `GRAY_MODES`, else 'RGB'."
+    return 'L' if row['mode'] in GRAY_MODES else 'RGB'
+
+# %% ../nbs/03_balance.ipynb #24c27aaf
+def save_png(im, path: Path):
+    "Write `im` (a PIL image or a uint8 array) to `path` as PNG, atomically."
+    im = Image.fromarray(im) if isinstance(im, np.ndarray) else im
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     im.save(tmp, format='PNG')
@@ -92,51 +103,70 @@ def _with_origin_columns(df: pd.DataFrame) -> pd.DataFrame:
         if col not in df: df[col] = empty
     return df
 
-def augment_minority(df: pd.DataFrame, dest, target_ratio: float = 1.0, transforms=DIHEDRAL, seed: int = 42,
-                     quiet: bool = False) -> pd.DataFrame:
-    "The index plus flipped/rotated copies of minority-class train images and masks, written as PNGs under `dest`."
-    if not 0 < target_ratio <= 1: raise ValueError(f'target_ratio is minority / majority, in (0, 1]; got {target_ratio}')
-    transforms = transforms if isinstance(transforms, dict) else {n: DIHEDRAL[n] for n in transforms}
-    df = _with_origin_columns(df)
+# %% ../nbs/03_balance.ipynb #1b705867
+def _minority_plan(df: pd.DataFrame, target_ratio: float, transforms: dict, seed: int):
+    "The minority label, its original train rows, and the new `(source, transform)` pairs that reach `target_ratio`."
     train = usable(df)[lambda d: d['split'] == 'train']
     counts = train['label'].value_counts().reindex(list(LABELS), fill_value=0)
     if counts.sum() == 0: raise ValueError('the index has no usable train rows')
     minority, majority = counts.idxmin(), counts.idxmax()
     need = max(0, math.ceil(target_ratio * counts[majority] - 1e-9) - counts[minority])
     originals = train[train['label'].eq(minority) & ~train['augmented'].astype(bool)]
-    sources = sorted(originals['path'])
-    taken = set(zip(df.loc[df['augmented'].astype(bool), 'source'], df.loc[df['augmented'].astype(bool), 'transform']))
+    sources, done = sorted(originals['path']), df[df['augmented'].astype(bool)]
     strata = originals.set_index('path').loc[sources, 'defect']
-    pairs = _pick_copies(sources, list(transforms), taken, need, seed, strata) if need and sources else []
+    pairs = _pick_copies(sources, list(transforms), set(zip(done['source'], done['transform'])), need, seed, strata) \
+            if need and sources else []
     if len(pairs) < need:
-        warnings.warn(f'{len(sources)} {minority} train images x {len(transforms)} transforms allow {len(pairs)} new copies, '
-                      f'not {need}: {minority}/{majority} reaches {(counts[minority] + len(pairs)) / counts[majority]:.2f}, '
+        reached = (counts[minority] + len(pairs)) / counts[majority]
+        warnings.warn(f'{len(sources)} {minority} train images x {len(transforms)} transforms allow '
+                      f'{len(pairs)} new copies, not {need}: {minority}/{majority} reaches {reached:.2f}, '
                       f'not {target_ratio}')
+    return minority, originals, pairs
+
+# %% ../nbs/03_balance.ipynb #a17c3d71
+def _write_copies(row, names: list[str], transforms: dict, stem: Path) -> list[dict]:
+    "Index rows of the `names` copies of the source `row`, written as `<stem>__<name>.png` (masks beside them)."
+    mode = image_mode(row)
+    img = load_image(row['path'], mode)
+    mask = Image.fromarray(load_mask(row['mask']).astype(np.uint8) * 255) if row['mask'] else None
+    rows = []
+    for name in names:
+        out = stem.parent / f'{stem.name}__{name}.png'
+        copy = img.transpose(transforms[name])
+        save_png(copy, out)
+        new = dict(row, path=str(out), mask='', split='train', problem='', width=copy.width, height=copy.height,
+                   mode=mode, source=row['path'], transform=name, augmented=True)
+        if mask is not None:
+            new['mask'] = str(out.with_name(f'{out.stem}_mask.png'))
+            save_png(mask.transpose(transforms[name]), Path(new['mask']))
+        if isinstance(row.get('boxes'), list): new['boxes'] = _transform_boxes(row['boxes'], transforms[name], img.size)
+        rows.append(new)
+    return rows
+
+# %% ../nbs/03_balance.ipynb #bec2f1c4
+def augment_minority(df: pd.DataFrame,            # the index
+                     dest,                        # folder the copies are written to (outside the dataset)
+                     target_ratio: float = 1.0,   # minority / majority to reach in the train split, in (0, 1]
+                     transforms=DIHEDRAL,         # a dict name -> PIL transpose, or names of `DIHEDRAL`
+                     seed: int = 42,              # which images and transforms, when not all are needed
+                     quiet: bool = False          # no progress bar
+                    ) -> pd.DataFrame:
+    "The index plus flipped/rotated copies of minority-class train images and masks, written as PNGs under `dest`."
+    if not 0 < target_ratio <= 1:
+        raise ValueError(f'target_ratio is minority / majority, in (0, 1]; got {target_ratio}')
+    transforms = transforms if isinstance(transforms, dict) else {n: DIHEDRAL[n] for n in transforms}
+    df = _with_origin_columns(df)
+    minority, originals, pairs = _minority_plan(df, target_ratio, transforms, seed)
     if not pairs: return df
     dest = Path(dest).resolve()
-    base, stems = _copy_stems(sources, df.attrs.get('root'))
+    base, stems = _copy_stems(sorted(originals['path']), df.attrs.get('root'))
     if dest.is_relative_to(base.resolve()):
-        raise ValueError(f'dest {dest} is inside the dataset folder {base}: a later scan would index the copies as new images')
-    by_source = {}
+        raise ValueError(f'dest {dest} is inside the dataset folder {base}: '
+                         'a later scan would index the copies as new images')
+    by_source, src_rows, new_rows = {}, originals.set_index('path', drop=False), []
     for s, t in pairs: by_source.setdefault(s, []).append(t)
-    src_rows = originals.set_index('path', drop=False)
-    new_rows = []
     for s, names in progress(list(by_source.items()), quiet, desc=f'augmenting {minority}'):
-        row = src_rows.loc[s]
-        mode = 'L' if row['mode'] in _GRAY_MODES else 'RGB'
-        img = load_image(s, mode)
-        mask = Image.fromarray(load_mask(row['mask']).astype(np.uint8) * 255) if row['mask'] else None
-        for name in names:
-            out = dest / stems[s].parent / f'{stems[s].name}__{name}.png'
-            copy = img.transpose(transforms[name])
-            _save_png(copy, out)
-            new = dict(row, path=str(out), mask='', split='train', problem='', width=copy.width, height=copy.height,
-                       mode=mode, source=s, transform=name, augmented=True)
-            if mask is not None:
-                new['mask'] = str(out.with_name(f'{out.stem}_mask.png'))
-                _save_png(mask.transpose(transforms[name]), Path(new['mask']))
-            if isinstance(row.get('boxes'), list): new['boxes'] = _transform_boxes(row['boxes'], transforms[name], img.size)
-            new_rows.append(new)
+        new_rows += _write_copies(src_rows.loc[s], names, transforms, dest / stems[s])
     out_df = pd.concat([df, pd.DataFrame(new_rows)], ignore_index=True)
     out_df.attrs = dict(df.attrs)
     return out_df
@@ -170,18 +200,21 @@ class BalancePlan:
     loss_weights: torch.Tensor | None = None
     sampler_weights: np.ndarray | None = None
 
-    def class_mass(self) -> pd.Series:
-        "Per-epoch weight of each label in training: images, expected sampler draws, or images x loss weight."
-        mass = _train_counts(self.index).astype(float)
-        if self.sampler_weights is not None:
-            drawn = np.bincount(label_to_int(self.index.loc[self.index['split'] == 'train', 'label']),
-                                weights=self.sampler_weights, minlength=len(LABELS))
-            mass = pd.Series(drawn / drawn.sum() * mass.sum(), index=mass.index)
-        if self.loss_weights is not None: mass = mass * self.loss_weights.numpy()
-        return mass
+# %% ../nbs/03_balance.ipynb #640958e7
+@patch
+def class_mass(self: BalancePlan) -> pd.Series:
+    "Per-epoch weight of each label in training: images, expected sampler draws, or images x loss weight."
+    mass = _train_counts(self.index).astype(float)
+    if self.sampler_weights is not None:
+        drawn = np.bincount(label_to_int(self.index.loc[self.index['split'] == 'train', 'label']),
+                            weights=self.sampler_weights, minlength=len(LABELS))
+        mass = pd.Series(drawn / drawn.sum() * mass.sum(), index=mass.index)
+    if self.loss_weights is not None: mass = mass * self.loss_weights.numpy()
+    return mass
 
-    def __repr__(self):
-        return f'BalancePlan({self.method!r}, train class mass {self.class_mass().round(1).to_dict()})'
+@patch
+def __repr__(self: BalancePlan):
+    return f'BalancePlan({self.method!r}, train class mass {self.class_mass().round(1).to_dict()})'
 
 # %% ../nbs/03_balance.ipynb #bd4a222a
 def _default_dest(df: pd.DataFrame, seed: int, kwargs: dict) -> Path:
