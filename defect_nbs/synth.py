@@ -12,12 +12,13 @@ import cv2
 from PIL import Image
 from .core import *
 from .data import *
+from .balance import image_mode, save_png
 
 # %% auto #0
 __all__ = ['BLENDS', 'PROCEDURAL_DEFECTS', 'MASK_MAKERS', 'SYNTH_COLUMNS', 'SYNTHETIC_METHODS', 'part_mask', 'cut_defect',
            'transform_patch', 'match_intensity', 'paste', 'scratch_mask', 'crack_mask', 'spot_mask', 'perlin_noise',
-           'blotch_mask', 'procedural_defect', 'real_train', 'cut_sources', 'image_mode', 'cutpaste_one', 'save_png',
-           'default_synth_dir', 'synthetic_index', 'check_synth_dest', 'synthetic_row', 'with_synthetic_rows',
+           'blotch_mask', 'procedural_defect', 'real_train', 'cut_sources', 'cutpaste_one', 'default_synth_dir',
+           'synthetic_index', 'check_synth_dest', 'synthetic_row', 'synthetic_made', 'with_synthetic_rows',
            'add_synthetic']
 
 # %% ../nbs/03a_synth.ipynb #c447fb87
@@ -50,28 +51,36 @@ def cut_defect(img: np.ndarray, mask: np.ndarray, margin: int = 6) -> tuple[np.n
     x0, x1 = max(0, xs.min() - margin), min(mask.shape[1], xs.max() + 1 + margin)
     return img[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy()
 
-def transform_patch(patch: np.ndarray, mask: np.ndarray, scale: float = 1.0, angle: float = 0.0, flip_lr: bool = False,
-                    flip_tb: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Flip, scale and rotate (degrees, counter-clockwise) a patch and its mask: (patch, mask, valid), `valid` = inside the source."
+def transform_patch(patch: np.ndarray,        # the image patch
+                    mask: np.ndarray,         # its defect mask
+                    scale: float = 1.0,       # size factor
+                    angle: float = 0.0,       # degrees, counter-clockwise
+                    flip_lr: bool = False,    # mirror left-right first
+                    flip_tb: bool = False     # mirror top-bottom first
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:   # (patch, mask, valid: inside the source)
+    "Flip, scale and rotate a patch and its mask."
     if flip_lr: patch, mask = patch[:, ::-1], mask[:, ::-1]
     if flip_tb: patch, mask = patch[::-1], mask[::-1]
     h, w = mask.shape
-    M = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)   # about the centre pixel, in pixel-centre coordinates
+    # about the centre pixel, in pixel-centre coordinates
+    M = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
     cos, sin = abs(M[0, 0]), abs(M[0, 1])
     W, H = max(1, int(math.ceil(h * sin + w * cos))), max(1, int(math.ceil(h * cos + w * sin)))
     M[0, 2] += (W - w) / 2; M[1, 2] += (H - h) / 2
-    warp = lambda a, interp: cv2.warpAffine(np.ascontiguousarray(a), M, (W, H), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warp = lambda a, interp: cv2.warpAffine(np.ascontiguousarray(a), M, (W, H), flags=interp,
+                                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     out = warp(patch, cv2.INTER_LINEAR)
     out_mask = warp(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
     valid = warp(np.ones((h, w), np.uint8), cv2.INTER_NEAREST).astype(bool)
-    valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)   # drop edge pixels mixed with the fill
+    # drop the edge pixels mixed with the fill
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return out, out_mask & valid, valid
 
 # %% ../nbs/03a_synth.ipynb #c0163cfd
 BLENDS = ('alpha', 'poisson')
 
 def match_intensity(patch: np.ndarray, ref: np.ndarray, where: np.ndarray, ref_where: np.ndarray) -> np.ndarray:
-    "`patch` (float) shifted and scaled so that its mean and std over `where` equal those of `ref` over `ref_where`, per channel."
+    "`patch` (float) shifted and scaled per channel: its mean and std over `where` become `ref`'s over `ref_where`."
     p, r = patch.astype(float), ref.astype(float)
     if p.ndim == 2: p, r = p[..., None], r[..., None]
     out = np.empty_like(p)
@@ -81,13 +90,37 @@ def match_intensity(patch: np.ndarray, ref: np.ndarray, where: np.ndarray, ref_w
         out[..., c] = (p[..., c] - ps.mean()) / sd * (rs.std() if len(rs) > 1 else 1.0) + rs.mean()
     return out[..., 0] if patch.ndim == 2 else out
 
-def paste(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, valid: np.ndarray, y: int, x: int,
-          blend: str = 'alpha', feather: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    "Paste `patch` (its defect `mask`, its `valid` pixels) with its top-left corner at (`y`, `x`) of `target`: (image, exact mask)."
+def _poisson_paste(target: np.ndarray, src: np.ndarray, region: np.ndarray, y: int, x: int) -> np.ndarray:
+    "`src` cloned into `target` at (`y`, `x`) by OpenCV's Poisson blending, on the pixels of `region` only."
+    three = lambda a: cv2.cvtColor(a, cv2.COLOR_GRAY2BGR) if a.ndim == 2 else np.ascontiguousarray(a)
+    clone_mask = (region * 255).astype(np.uint8)
+    ys, xs = np.nonzero(clone_mask)
+    if not len(ys): raise ValueError('nothing to paste')
+    win = (slice(y, y + src.shape[0]), slice(x, x + src.shape[1]))
+    # seamlessClone centres the mask's bounding box at `center`: place it where the window puts it
+    cy, cx = y + (ys.min() + ys.max() + 1) // 2, x + (xs.min() + xs.max() + 1) // 2
+    full_src, full_mask = np.zeros_like(three(target)), np.zeros(target.shape[:2], np.uint8)
+    full_src[win], full_mask[win] = three(src), clone_mask
+    # the whole-image source, so that no offset rounding moves it; seamlessClone writes into its mask: a copy
+    res = cv2.seamlessClone(full_src, three(target), full_mask.copy(), (int(cx), int(cy)), cv2.NORMAL_CLONE)
+    res = res[..., 0] if target.ndim == 2 else res
+    inside = (full_mask > 0)[..., None] if target.ndim == 3 else full_mask > 0
+    return np.where(inside, res, target).astype(np.uint8)
+
+def paste(target: np.ndarray,   # the image pasted onto
+          patch: np.ndarray,    # the defect's patch
+          mask: np.ndarray,     # the defect's pixels in `patch`
+          valid: np.ndarray,    # the pixels of `patch` that come from the source
+          y: int, x: int,       # the patch's top-left corner in `target`
+          blend: str = 'alpha', # one of `BLENDS`
+          feather: int = 4      # pixels around the defect the paste may change
+         ) -> tuple[np.ndarray, np.ndarray]:   # (image, exact mask)
+    "Paste `patch` into `target` at (`y`, `x`)."
     if blend not in BLENDS: raise ValueError(f'blend must be one of {BLENDS}, not {blend!r}')
     h, w = mask.shape
     H, W = target.shape[:2]
-    if y < 0 or x < 0 or y + h > H or x + w > W: raise ValueError(f'a {w}x{h} patch at ({x}, {y}) does not fit a {W}x{H} image')
+    if y < 0 or x < 0 or y + h > H or x + w > W:
+        raise ValueError(f'a {w}x{h} patch at ({x}, {y}) does not fit a {W}x{H} image')
     win = (slice(y, y + h), slice(x, x + w))
     dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)   # pixels from the defect
     region = (dist <= feather) & valid                                       # what the paste may change
@@ -100,20 +133,7 @@ def paste(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, valid: np.nda
         a = alpha if target.ndim == 2 else alpha[..., None]
         out[win] = a * matched + (1 - a) * out[win]
         out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    else:
-        src = np.clip(np.rint(matched), 0, 255).astype(np.uint8)
-        three = lambda a: cv2.cvtColor(a, cv2.COLOR_GRAY2BGR) if a.ndim == 2 else np.ascontiguousarray(a)
-        clone_mask = (region * 255).astype(np.uint8)
-        ys, xs = np.nonzero(clone_mask)
-        if not len(ys): raise ValueError('nothing to paste')
-        # seamlessClone centres the mask's bounding box at `center`: place it where the window puts it
-        cy, cx = y + (ys.min() + ys.max() + 1) // 2, x + (xs.min() + xs.max() + 1) // 2
-        full_src, full_mask = np.zeros_like(three(target)), np.zeros(target.shape[:2], np.uint8)
-        full_src[win], full_mask[win] = three(src), clone_mask
-        # clone the whole-image source so no offset rounding moves it: the mask's box centre is where the patch lies
-        res = cv2.seamlessClone(full_src, three(target), full_mask.copy(), (int(cx), int(cy)), cv2.NORMAL_CLONE)   # it writes into its mask
-        res = res[..., 0] if target.ndim == 2 else res
-        out = np.where(((full_mask > 0)[..., None] if target.ndim == 3 else full_mask > 0), res, target).astype(np.uint8)
+    else: out = _poisson_paste(target, np.clip(np.rint(matched), 0, 255).astype(np.uint8), region, y, x)
     new_mask = np.zeros((H, W), bool); new_mask[win] = mask
     return out, new_mask
 
@@ -122,7 +142,8 @@ PROCEDURAL_DEFECTS = ('scratch', 'crack', 'spot', 'blotch')
 
 def _polyline_mask(points, width: int, shape) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
-    cv2.polylines(m, [np.round(points).astype(np.int32).reshape(-1, 1, 2)], False, 1, thickness=max(1, int(width)), lineType=cv2.LINE_8)
+    line = np.round(points).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(m, [line], False, 1, thickness=max(1, int(width)), lineType=cv2.LINE_8)
     return m.astype(bool)
 
 def scratch_mask(rng, shape, length: tuple = (0.3, 0.8), width: tuple = (1, 3)) -> np.ndarray:
@@ -139,7 +160,8 @@ def crack_mask(rng, shape, steps: int = 40, branches: int = 2, width: tuple = (1
     "A jagged random walk with a few branches."
     h, w = shape
     m = np.zeros(shape, bool)
-    start, heading, step = rng.uniform([0.25 * w, 0.25 * h], [0.75 * w, 0.75 * h]), rng.uniform(0, 2 * np.pi), min(h, w) / 60
+    start, step = rng.uniform([0.25 * w, 0.25 * h], [0.75 * w, 0.75 * h]), min(h, w) / 60
+    heading = rng.uniform(0, 2 * np.pi)
     for b in range(1 + branches):
         pts = [start]
         for _ in range(steps if b == 0 else steps // 2):
@@ -156,7 +178,8 @@ def spot_mask(rng, shape, radius: tuple = (0.03, 0.1), n: tuple = (1, 3)) -> np.
     for _ in range(rng.integers(n[0], n[1] + 1)):
         r = rng.uniform(*radius, size=2) * min(h, w)
         c = rng.uniform([0.15 * w, 0.15 * h], [0.85 * w, 0.85 * h])
-        cv2.ellipse(m, (int(c[0]), int(c[1])), (max(1, int(r[0])), max(1, int(r[1]))), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        axes = (max(1, int(r[0])), max(1, int(r[1])))
+        cv2.ellipse(m, (int(c[0]), int(c[1])), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
     return m.astype(bool)
 
 # %% ../nbs/03a_synth.ipynb #4af8a796
@@ -177,7 +200,7 @@ def perlin_noise(shape, res: tuple[int, int], rng) -> np.ndarray:
     return np.sqrt(2) * (top * (1 - uy) + bottom * uy)
 
 def blotch_mask(rng, shape, threshold: float = 0.5, max_area: float = 0.25) -> np.ndarray:
-    "A thresholded Perlin-noise mask (DRAEM): random cell sizes, kept only if it covers at most `max_area` of the image."
+    "A thresholded Perlin-noise mask (DRAEM) of random cell sizes, covering at most `max_area` of the image."
     for _ in range(20):
         res = tuple(int(2 ** rng.integers(1, 5)) for _ in range(2))
         m = perlin_noise(shape, res, rng) > threshold
@@ -187,9 +210,16 @@ def blotch_mask(rng, shape, threshold: float = 0.5, max_area: float = 0.25) -> n
 # %% ../nbs/03a_synth.ipynb #93383d67
 MASK_MAKERS = dict(scratch=scratch_mask, crack=crack_mask, spot=spot_mask, blotch=blotch_mask)
 
-def procedural_defect(img: np.ndarray, kind: str, rng, texture: np.ndarray | None = None, part=None,
-                      opacity: tuple = (0.5, 1.0), contrast: tuple = (2.5, 5.0), min_pixels: int = 6) -> tuple[np.ndarray, np.ndarray, dict]:
-    "A `kind` defect drawn on `img` inside `part`: (image, exact mask, parameters). `blotch` needs a `texture` image."
+def procedural_defect(img: np.ndarray,                   # the Good image drawn on
+                      kind: str,                         # one of `PROCEDURAL_DEFECTS`
+                      rng,                               # a NumPy Generator
+                      texture: np.ndarray | None = None, # another image, for a `blotch`
+                      part=None,                         # where the defect may lie (default: everywhere)
+                      opacity: tuple = (0.5, 1.0),       # a blotch's texture opacity range
+                      contrast: tuple = (2.5, 5.0),      # a line or spot's change, in the surface's std
+                      min_pixels: int = 6                # the smallest defect drawn
+                     ) -> tuple[np.ndarray, np.ndarray, dict]:   # (image, exact mask, parameters)
+    "A `kind` defect drawn on `img` inside `part`."
     if kind not in MASK_MAKERS: raise ValueError(f'kind must be one of {PROCEDURAL_DEFECTS}, not {kind!r}')
     part = np.ones(img.shape[:2], bool) if part is None else part
     for _ in range(20):
@@ -218,8 +248,8 @@ def procedural_defect(img: np.ndarray, kind: str, rng, texture: np.ndarray | Non
     return out, mask & np.any((out != img).reshape(*mask.shape, -1), -1), params
 
 # %% ../nbs/03a_synth.ipynb #6fdf8ee7
-_GRAY = {'1', 'L', 'LA', 'I', 'I;16', 'I;16B', 'I;16L', 'F'}
-SYNTH_COLUMNS = ('synthetic', 'source', 'target', 'synth_params')   # method ('' = real), source image, target image, parameters (JSON)
+# method ('' = real), source image, target image, parameters (JSON)
+SYNTH_COLUMNS = ('synthetic', 'source', 'target', 'synth_params')
 
 def real_train(df: pd.DataFrame) -> pd.DataFrame:
     "The usable original train rows (not synthetic, not augmented): what synthetic images may be made from."
@@ -229,7 +259,7 @@ def real_train(df: pd.DataFrame) -> pd.DataFrame:
     return train
 
 def cut_sources(df: pd.DataFrame) -> pd.DataFrame:
-    "The original train-split Bad rows, each with a `reason` it cannot be cut from ('' = usable): no mask, or an empty one."
+    "The original train-split Bad rows, each with why it cannot be cut from: no mask, an empty one ('' = usable)."
     bad = real_train(df)[lambda d: d['label'] == BAD].copy()
     reason = []
     for m in bad['mask'].fillna(''):
@@ -240,15 +270,19 @@ def cut_sources(df: pd.DataFrame) -> pd.DataFrame:
     return bad
 
 # %% ../nbs/03a_synth.ipynb #baeeb427
-def image_mode(row) -> str:
-    "The mode an index row's image is drawn in: 'L' for the grey modes, else 'RGB'."
-    return 'L' if row['mode'] in _GRAY else 'RGB'
-
 def _array(path, mode) -> np.ndarray: return np.asarray(load_image(path, mode)).copy()
 
-def cutpaste_one(src_img: np.ndarray, src_mask: np.ndarray, target: np.ndarray, rng, blend: str = 'alpha', margin: int = 6,
-                 feather: int = 4, scale: tuple = (0.75, 1.25), tries: int = 50) -> tuple[np.ndarray, np.ndarray, dict]:
-    "The defect of `src_img` (through `src_mask`) pasted at a random place, scale, angle and flips inside the part of `target`."
+def cutpaste_one(src_img: np.ndarray,           # the Bad image the defect is cut from
+                 src_mask: np.ndarray,          # its defect mask
+                 target: np.ndarray,            # the Good image pasted onto
+                 rng,                           # a NumPy Generator
+                 blend: str = 'alpha',          # one of `BLENDS`
+                 margin: int = 6,               # pixels cut around the defect
+                 feather: int = 4,              # pixels around the defect the paste may change
+                 scale: tuple = (0.75, 1.25),   # the range of the random size factor
+                 tries: int = 50                # random places tried before giving up
+                ) -> tuple[np.ndarray, np.ndarray, dict]:   # (image, exact mask, parameters)
+    "The defect of `src_img` pasted inside the part of `target` at a random place, scale, angle and flips."
     patch, pmask = cut_defect(src_img, src_mask, margin)
     part = part_mask(_gray(target))
     s, angle = round(float(rng.uniform(*scale)), 4), round(float(rng.uniform(0, 360)), 2)   # as recorded
@@ -272,17 +306,11 @@ SYNTHETIC_METHODS = ('cutpaste', 'procedural', 'both')
 _METHOD_ID = dict(cutpaste=1, procedural=2)
 _SYNTH_VERSION = 'v1'   # bump when the drawing changes, so cached images are redrawn
 
-def save_png(a: np.ndarray, path: Path):
-    "Write the array `a` to `path` as PNG, atomically."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    Image.fromarray(a).save(tmp, format='PNG')
-    os.replace(tmp, path)
-
 def default_synth_dir(df: pd.DataFrame, seed: int = 42, **options) -> Path:
-    "A cache folder named after the original train split, the seed and the options (not `per_bad`: more images reuse the first)."
+    "A cache folder named after the original train split, the seed and the options (not `per_bad`)."
     train = real_train(df)
-    key = json.dumps([_SYNTH_VERSION, sorted(zip(train['path'], train['label'], train['mask'].fillna(''))), seed, sorted(options.items())], default=str)
+    rows = sorted(zip(train['path'], train['label'], train['mask'].fillna('')))
+    key = json.dumps([_SYNTH_VERSION, rows, seed, sorted(options.items())], default=str)
     return cache_dir('synthetic', hashlib.sha1(key.encode()).hexdigest()[:12])
 
 def _spread(items: list, k: int, seed: int, salt: int):
@@ -292,23 +320,25 @@ def _spread(items: list, k: int, seed: int, salt: int):
 
 # %% ../nbs/03a_synth.ipynb #e9b5658c
 def synthetic_index(df: pd.DataFrame) -> pd.DataFrame:
-    "A copy of the index with the synthetic columns filled; refused when it already holds synthetic rows outside the train split."
+    "A copy of the index with the synthetic columns filled; refused with synthetic rows outside the train split."
     df = df.copy()
     for col in SYNTH_COLUMNS:
         if col not in df: df[col] = ''
         df[col] = df[col].fillna('')
     leaked = df[(df['synthetic'] != '') & (df['split'] != 'train')]
-    if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split (split the index before adding synthetic images)')
+    if len(leaked): raise ValueError(f'{len(leaked)} synthetic rows are outside the train split '
+                                     '(split the index before adding synthetic images)')
     return df
 
 def check_synth_dest(df: pd.DataFrame, dest: Path):
     "Refuse a `dest` inside the dataset folder: a later scan would index the synthetic images as real ones."
     root = df.attrs.get('root')
     if root and Path(dest).resolve().is_relative_to(Path(root).resolve()):
-        raise ValueError(f'dest {dest} is inside the dataset folder {root}: a later scan would index the synthetic images as real ones')
+        raise ValueError(f'dest {dest} is inside the dataset folder {root}: '
+                         'a later scan would index the synthetic images as real ones')
 
 def synthetic_row(df: pd.DataFrame, tgt, img: np.ndarray, mask: np.ndarray, out: Path, **fields) -> dict:
-    "Write a synthetic image, its mask and its record (`out` with `.json`) and return its index row: the target's columns, then `fields`."
+    "Write a synthetic image, its mask and its record (`out` .json); its row: the target's columns, then `fields`."
     mask_path = out.with_name(f'{out.stem}_mask.png')
     save_png(mask.astype(np.uint8) * 255, mask_path)
     save_png(img, out)
@@ -320,6 +350,10 @@ def synthetic_row(df: pd.DataFrame, tgt, img: np.ndarray, mask: np.ndarray, out:
     out.with_suffix('.json').write_text(json.dumps(row, default=str))
     return row
 
+def synthetic_made(out: Path) -> bool:
+    "Whether the synthetic image `out`, its mask and its record are all there (made by an earlier call)."
+    return out.exists() and out.with_suffix('.json').exists() and out.with_name(f'{out.stem}_mask.png').exists()
+
 def with_synthetic_rows(df: pd.DataFrame, rows: list) -> pd.DataFrame:
     "The index with `rows` (from `synthetic_row`) appended; width and height keep their types."
     new = pd.DataFrame(rows, columns=df.columns) if rows else df.iloc[:0]
@@ -330,15 +364,16 @@ def with_synthetic_rows(df: pd.DataFrame, rows: list) -> pd.DataFrame:
 
 # %% ../nbs/03a_synth.ipynb #805ad139
 def _make_item(method: str, k: int, sources: pd.DataFrame, goods: pd.DataFrame, seed: int, opts: dict):
-    "Synthetic image `k` of `method`: (image, mask, source row, target row, defect, parameters); raises if it cannot be made."
+    "Synthetic image `k` of `method`: (image, mask, source row, target row, defect, parameters), or a `ValueError`."
     rng = np.random.default_rng([seed, _METHOD_ID[method], k])
     if method == 'cutpaste':
         src = sources.loc[_spread(list(sources.index), k, seed, 11)]
         targets = goods[goods['group'] != src['group']]   # never onto the source's own group (its near-duplicates)
         tgt = targets.loc[targets.index[rng.integers(len(targets))]]
         mode = image_mode(tgt)
-        img, mask, params = cutpaste_one(_array(src['path'], mode), load_mask(src['mask']), _array(tgt['path'], mode), rng,
-                                         blend=opts['blend'], margin=opts['margin'], feather=opts['feather'], scale=opts['scale'])
+        cut = {k: opts[k] for k in ('blend', 'margin', 'feather', 'scale')}
+        img, mask, params = cutpaste_one(_array(src['path'], mode), load_mask(src['mask']), _array(tgt['path'], mode),
+                                         rng, **cut)
         return img, mask, src, tgt, src['defect'], params
     tgt = goods.loc[_spread(list(goods.index), k, seed, 12)]
     kind = opts['kinds'][int(rng.integers(len(opts['kinds'])))]
@@ -354,46 +389,73 @@ def _make_item(method: str, k: int, sources: pd.DataFrame, goods: pd.DataFrame, 
     img, mask, params = procedural_defect(target, kind, rng, texture=texture, part=part_mask(_gray(target)))
     return img, mask, src, tgt, kind, params
 
-def add_synthetic(df: pd.DataFrame, method: str = 'both', per_bad: float = 1.0, dest=None, seed: int = 42,
-                  blend: str = 'alpha', margin: int = 6, feather: int = 4, scale: tuple = (0.75, 1.25),
-                  kinds: tuple = PROCEDURAL_DEFECTS, quiet: bool = False) -> pd.DataFrame:
-    "The index plus `per_bad` synthetic Bad images per real train Bad image, made from train images only, in the train split."
+# %% ../nbs/03a_synth.ipynb #f131bb2b
+def _synth_counts(method: str, per_bad: float, train: pd.DataFrame) -> dict:
+    "The number of synthetic images of each method: `per_bad` per Bad row of `train`, halved for `both`."
+    n = int(round(per_bad * int((train['label'] == BAD).sum())))
+    return dict(cutpaste=(n + 1) // 2, procedural=n // 2) if method == 'both' else {method: n}
+
+# %% ../nbs/03a_synth.ipynb #d8f35da5
+def _paste_sources(df: pd.DataFrame, goods: pd.DataFrame) -> pd.DataFrame:
+    "The train Bad rows of `df` that can be cut from and pasted onto a row of `goods` in another group."
+    cut = cut_sources(df)
+    sources, why = cut[cut['reason'] == ''], cut.loc[cut['reason'] != '', 'reason'].value_counts().to_dict()
+    if not len(sources):
+        raise ValueError(f'no train-split Bad image has a mask to cut a defect from ({len(cut)} train Bad images: '
+                         f'{why}); use method="procedural"')
+    if len(sources) < len(cut):
+        warnings.warn(f'{len(cut) - len(sources)} of {len(cut)} train Bad images cannot be cut from ({why}): '
+                      'they are not used as sources')
+    if goods['group'].isin(sources['group']).all() and goods['group'].nunique() <= 1:
+        raise ValueError('every train Good image is in a source\'s group: no other group to paste onto')
+    return sources[sources['group'].map(lambda g: (goods['group'] != g).any())]
+
+# %% ../nbs/03a_synth.ipynb #548cf1c6
+def _synth_rows(df: pd.DataFrame,       # the index (`synthetic_index`)
+                items: list,            # (method, k) of each image
+                sources, goods,         # cut-paste sources, Good targets (train rows)
+                dest: Path,             # folder of the images, one subfolder per method
+                seed: int, opts: dict,  # `add_synthetic`'s seed and drawing options
+                quiet: bool = False     # no progress bar
+               ) -> list[dict]:         # the new index rows
+    "The index rows of the synthetic images `items`, each drawn and written, or read back from `dest`."
+    rows, failed = [], []
+    for m, k in progress(items, quiet, desc='synthetic defects'):
+        out = dest / m / f'{m}_{k:05d}.png'
+        if synthetic_made(out):   # by an earlier call with the same options
+            rows.append(json.loads(out.with_suffix('.json').read_text())); continue
+        try: img, mask, src, tgt, defect, params = _make_item(m, k, sources, goods, seed, opts)
+        except ValueError as e: failed.append(f'{m} {k}: {e}'); continue
+        rows.append(synthetic_row(df, tgt, img, mask, out, defect=defect, synthetic=m,
+                                  source='' if src is None else src['path'], synth_params=json.dumps(params)))
+    if failed: warnings.warn(f'{len(failed)} synthetic images could not be made: ' + '; '.join(failed[:5]))
+    return rows
+
+# %% ../nbs/03a_synth.ipynb #e565bde5
+def add_synthetic(df: pd.DataFrame,              # the index
+                  method: str = 'both',          # one of `SYNTHETIC_METHODS`
+                  per_bad: float = 1.0,          # synthetic images per real train Bad image
+                  dest=None,                     # where they go (default: `default_synth_dir`)
+                  seed: int = 42,                # the draws
+                  blend: str = 'alpha',          # cut-paste blending, one of `BLENDS`
+                  margin: int = 6,               # pixels cut around a defect
+                  feather: int = 4,              # pixels around a defect the paste may change
+                  scale: tuple = (0.75, 1.25),   # the range of a pasted defect's size factor
+                  kinds: tuple = PROCEDURAL_DEFECTS,   # procedural defect kinds
+                  quiet: bool = False            # no progress bar
+                 ) -> pd.DataFrame:
+    "The index plus `per_bad` synthetic Bad images per real train Bad image, made from train images only, in train."
     if method not in SYNTHETIC_METHODS: raise ValueError(f'method must be one of {SYNTHETIC_METHODS}, not {method!r}')
     if per_bad < 0: raise ValueError(f'per_bad is synthetic images per real train Bad image, >= 0; got {per_bad}')
     if blend not in BLENDS: raise ValueError(f'blend must be one of {BLENDS}, not {blend!r}')
     df = synthetic_index(df)
     train = real_train(df)
     goods = train[train['label'] == GOOD]
-    n_bad = int((train['label'] == BAD).sum())
-    n = int(round(per_bad * n_bad))
-    counts = dict(cutpaste=(n + 1) // 2, procedural=n // 2) if method == 'both' else {method: n}
+    counts = _synth_counts(method, per_bad, train)
     if not len(goods): raise ValueError('the train split has no usable Good image to put synthetic defects on')
-    sources = None
-    if counts.get('cutpaste'):
-        cut = cut_sources(df)
-        sources = cut[cut['reason'] == '']
-        if not len(sources):
-            raise ValueError(f'no train-split Bad image has a mask to cut a defect from ({len(cut)} train Bad images: '
-                             f'{cut["reason"].value_counts().to_dict()}); use method="procedural"')
-        if len(sources) < len(cut):
-            warnings.warn(f'{len(cut) - len(sources)} of {len(cut)} train Bad images cannot be cut from '
-                          f'({cut.loc[cut["reason"] != "", "reason"].value_counts().to_dict()}): they are not used as sources')
-        if goods['group'].isin(sources['group']).all() and goods['group'].nunique() <= 1:
-            raise ValueError('every train Good image is in a source\'s group: no other group to paste onto')
-        sources = sources[sources['group'].map(lambda g: (goods['group'] != g).any())]
+    sources = _paste_sources(df, goods) if counts.get('cutpaste') else None
     opts = dict(blend=blend, margin=margin, feather=feather, scale=tuple(scale), kinds=tuple(kinds))
     dest = Path(dest or default_synth_dir(df, seed, **opts)).resolve()
     check_synth_dest(df, dest)
-    rows, failed = [], []
     items = [(m, k) for m, c in counts.items() for k in range(c)]
-    for m, k in progress(items, quiet, desc='synthetic defects'):
-        out = dest / m / f'{m}_{k:05d}.png'
-        meta = out.with_suffix('.json')
-        if meta.exists() and out.exists() and out.with_name(f'{out.stem}_mask.png').exists():
-            rows.append(json.loads(meta.read_text())); continue   # made by an earlier call with the same options
-        try: img, mask, src, tgt, defect, params = _make_item(m, k, sources, goods, seed, opts)
-        except ValueError as e: failed.append(f'{m} {k}: {e}'); continue
-        rows.append(synthetic_row(df, tgt, img, mask, out, defect=defect, synthetic=m, source='' if src is None else src['path'],
-                                  synth_params=json.dumps(params)))
-    if failed: warnings.warn(f'{len(failed)} synthetic images could not be made: ' + '; '.join(failed[:5]))
-    return with_synthetic_rows(df, rows)
+    return with_synthetic_rows(df, _synth_rows(df, items, sources, goods, dest, seed, opts, quiet))
