@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from PIL import Image
 from .core import *
 from .data import *
-from .synth import (cut_sources, real_train, paste, part_mask, image_mode, synthetic_index, check_synth_dest,
-                               synthetic_row, with_synthetic_rows)
+from fastcore.basics import chunked
+from .balance import image_mode
+from .synth import (cut_sources, real_train, paste, part_mask, synthetic_index, check_synth_dest,
+                               synthetic_row, synthetic_made, with_synthetic_rows)
 from .models import create_model
 
 # %% auto #0
@@ -29,24 +31,26 @@ __all__ = ['GAN_SIZES', 'FEATURE_ARCH', 'square_window', 'defect_crops', 'DCGANG
 
 # %% ../nbs/04a_gan.ipynb #2c0cebed
 def square_window(box: tuple, shape: tuple, margin: int = 8) -> tuple[int, int, int]:
-    "The square (top, left, side) around `box` (y0, y1, x0, x1) grown by `margin`, moved to lie inside an image of `shape`."
+    "The square (top, left, side) around `box` (y0, y1, x0, x1) grown by `margin`, moved inside an image of `shape`."
     y0, y1, x0, x1 = box
     side = min(max(y1 - y0, x1 - x0) + 2 * margin, shape[0], shape[1])
     top = int(round((y0 + y1) / 2 - side / 2)); left = int(round((x0 + x1) / 2 - side / 2))
     return min(max(0, top), shape[0] - side), min(max(0, left), shape[1] - side), int(side)
 
+# %% ../nbs/04a_gan.ipynb #b9d8f281
 def defect_crops(df: pd.DataFrame, size: int = 64, margin: int = 8, mode: str = 'L', min_pixels: int = 16,
                  synthetic: str | None = None, quiet: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    "Square `size` px crops (images, masks, where) around each defect region of the train split's real Bad images with masks."
+    "Square `size` px crops (images, masks, where) around each defect region of the train split's real Bad images."
     if mode not in ('L', 'RGB'): raise ValueError(f"mode must be 'L' or 'RGB', not {mode!r}")
     if synthetic is None:
         cut = cut_sources(df)
         src = cut[cut['reason'] == '']
-        if not len(src): raise ValueError(f'no train-split Bad image has a mask to crop defects from ({len(cut)} train Bad images: '
-                                          f'{cut["reason"].value_counts().to_dict()})')
+        if not len(src): raise ValueError(f'no train-split Bad image has a mask to crop defects from '
+                                          f'({len(cut)} train Bad images: {cut["reason"].value_counts().to_dict()})')
     else:
         src = usable(df)[lambda d: synthetic_rows(d) & (d['synthetic'] == synthetic)]
-        if (src['split'] != 'train').any(): raise ValueError('synthetic images outside the train split: the index leaks')
+        if (src['split'] != 'train').any():
+            raise ValueError('synthetic images outside the train split: the index leaks')
         if not len(src): raise ValueError(f'the index holds no {synthetic!r} synthetic image')
     imgs, masks, rows = [], [], []
     for i in progress(range(len(src)), quiet, desc='defect crops'):
@@ -58,39 +62,46 @@ def defect_crops(df: pd.DataFrame, size: int = 64, margin: int = 8, mode: str = 
             top, left, side = square_window((y, y + h, x, x + w), mask.shape, margin)
             win = (slice(top, top + side), slice(left, left + side))
             imgs.append(cv2.resize(img[win], (size, size), interpolation=cv2.INTER_AREA))
-            masks.append(cv2.resize(mask[win].astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool))
-            rows.append(dict(path=r['path'], group=r['group'], defect=r['defect'], top=top, left=left, side=side, pixels=int(area)))
+            masks.append(cv2.resize(mask[win].astype(np.uint8), (size, size),
+                                    interpolation=cv2.INTER_NEAREST).astype(bool))
+            rows.append(dict(path=r['path'], group=r['group'], defect=r['defect'], top=top, left=left, side=side,
+                             pixels=int(area)))
     if not rows: raise ValueError(f'no defect region of {min_pixels}+ pixels in {len(src)} masks')
     return np.stack(imgs), np.stack(masks), pd.DataFrame(rows)
 
 # %% ../nbs/04a_gan.ipynb #e35a5e02
 GAN_SIZES = (64, 128)
 
-def _dcgan_width(width: int, size: int, res: int) -> int: return width * min(8, size // (2 * res))   # channels at resolution `res`
+def _dcgan_width(width: int, size: int, res: int) -> int:
+    "The channels at resolution `res`."
+    return width * min(8, size // (2 * res))
 
 def _init_dcgan(m):
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)): nn.init.normal_(m.weight, 0.0, 0.02)
     elif isinstance(m, nn.BatchNorm2d): nn.init.normal_(m.weight, 1.0, 0.02); nn.init.zeros_(m.bias)
 
+# %% ../nbs/04a_gan.ipynb #9dd355f6
 class DCGANGenerator(nn.Module):
-    "DCGAN generator: latent (n, nz, 1, 1) -> (n, channels + mask, size, size) in [-1, 1]; the last channel is the mask when `mask`."
+    "DCGAN generator: latent (n, nz, 1, 1) -> (n, channels + mask, size, size) in [-1, 1], the mask last."
     def __init__(self, size: int = 64, channels: int = 1, mask: bool = False, nz: int = 100, width: int = 64):
         super().__init__()
         if size not in GAN_SIZES: raise ValueError(f'size must be one of {GAN_SIZES}, not {size}')
         if channels not in (1, 3): raise ValueError(f'channels must be 1 (grey) or 3 (RGB), not {channels}')
         self.config = dict(size=size, channels=channels, mask=bool(mask), nz=nz, width=width)
         c = _dcgan_width(width, size, 4)
-        layers = [nn.ConvTranspose2d(nz, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c, track_running_stats=False), nn.ReLU(True)]
+        norm = lambda c: nn.BatchNorm2d(c, track_running_stats=False)
+        layers = [nn.ConvTranspose2d(nz, c, 4, 1, 0, bias=False), norm(c), nn.ReLU(True)]
         res = 4
         while res < size // 2:
             c2 = _dcgan_width(width, size, 2 * res)
-            layers += [nn.ConvTranspose2d(c, c2, 4, 2, 1, bias=False), nn.BatchNorm2d(c2, track_running_stats=False), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(c, c2, 4, 2, 1, bias=False), norm(c2), nn.ReLU(True)]
             c, res = c2, 2 * res
         layers += [nn.ConvTranspose2d(c, channels + int(mask), 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(_init_dcgan)
     def forward(self, z): return self.net(z)
 
+# %% ../nbs/04a_gan.ipynb #3ec9aaa0
 class DCGANDiscriminator(nn.Module):
     "DCGAN discriminator: (n, channels + mask, size, size) in [-1, 1] -> one logit per image (real = 1)."
     def __init__(self, size: int = 64, channels: int = 1, mask: bool = False, width: int = 64):
@@ -101,7 +112,8 @@ class DCGANDiscriminator(nn.Module):
         layers, res = [nn.Conv2d(channels + int(mask), c, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)], size // 2
         while res > 4:
             c2 = _dcgan_width(width, size, res // 2)
-            layers += [nn.Conv2d(c, c2, 4, 2, 1, bias=False), nn.BatchNorm2d(c2, track_running_stats=False), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c, c2, 4, 2, 1, bias=False), nn.BatchNorm2d(c2, track_running_stats=False),
+                       nn.LeakyReLU(0.2, True)]
             c, res = c2, res // 2
         layers += [nn.Conv2d(c, 1, 4, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
@@ -117,12 +129,13 @@ def to_tensor(images: np.ndarray, masks: np.ndarray | None = None) -> torch.Tens
     return x.contiguous()
 
 def from_tensor(x: torch.Tensor, channels: int) -> tuple[np.ndarray, np.ndarray | None]:
-    "A [-1, 1] batch back to uint8 images (n, h, w) or (n, h, w, 3), and the masks (its channel > 0) when it has one more channel."
+    "A [-1, 1] batch back to uint8 images (n, h, w) or (n, h, w, 3), and its masks (mask channel > 0) or None."
     x = x.detach().float().cpu()
     imgs = ((x[:, :channels].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     imgs = imgs[..., 0] if channels == 1 else imgs
     return imgs, ((x[:, channels] > 0).numpy() if x.shape[1] > channels else None)
 
+# %% ../nbs/04a_gan.ipynb #e6a8ed65
 def sample_grid(images: np.ndarray, masks: np.ndarray | None = None, ncol: int = 8, gap: int = 2) -> np.ndarray:
     "An RGB uint8 grid of `images` (each followed by its mask in white when `masks` are given), `ncol` tiles a row."
     imgs = images if images.ndim == 4 else np.repeat(images[..., None], 3, -1)
@@ -138,7 +151,7 @@ def sample_grid(images: np.ndarray, masks: np.ndarray | None = None, ncol: int =
 
 # %% ../nbs/04a_gan.ipynb #1863018f
 def save_checkpoint(path, modules: dict, optimizers: dict | None = None, meta: dict | None = None) -> Path:
-    "Write `modules` ({name: nn.Module}), `optimizers` ({name: Optimizer}) and `meta` (JSON) to one safetensors file, atomically."
+    "Write `modules` ({name: nn.Module}), `optimizers` ({name: Optimizer}) and `meta` (JSON) to one safetensors file."
     from safetensors.torch import save_file
     tensors, groups = {}, {}
     for name, m in modules.items(): tensors.update({f'{name}.{k}': v for k, v in m.state_dict().items()})
@@ -154,6 +167,7 @@ def save_checkpoint(path, modules: dict, optimizers: dict | None = None, meta: d
     os.replace(tmp, path)
     return path
 
+# %% ../nbs/04a_gan.ipynb #e61b5800
 def checkpoint_meta(path) -> dict:
     "The `meta` of a `save_checkpoint` file, without loading its tensors."
     from safetensors import safe_open
@@ -176,94 +190,139 @@ def load_checkpoint(path, modules: dict | None = None, optimizers: dict | None =
 
 # %% ../nbs/04a_gan.ipynb #e177e28c
 def _last_checkpoint(folder: Path, prefix: str) -> Path | None:
+    "The latest `<prefix>_NNN.safetensors` in `folder`, or None."
     found = sorted(Path(folder).glob(f'{prefix}_[0-9][0-9][0-9].safetensors'))
     return found[-1] if found else None
 
 def _prune(folder: Path, prefix: str, keep_last: int):
+    "Delete all but the `keep_last` latest checkpoints (keep all when 0)."
     if keep_last: [p.unlink() for p in sorted(Path(folder).glob(f'{prefix}_[0-9][0-9][0-9].safetensors'))[:-keep_last]]
 
 def _run_dir(kind: str, x: torch.Tensor, config: dict, dest) -> Path:
+    "`dest`, or a cache folder named after the training data `x` and the `config`."
     if dest is not None: return Path(dest).mkdir(parents=True, exist_ok=True) or Path(dest)
     key = hashlib.sha1(x.numpy().tobytes() + json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return cache_dir('gan', f'{kind}_{key}')
 
-def _flip(x: torch.Tensor) -> torch.Tensor:
+# %% ../nbs/04a_gan.ipynb #158ca1c6
+def _resume(dest: Path, prefix: str, config: dict, modules: dict, optimizers: dict) -> tuple[list, int]:
+    "The history and the next epoch of the last `prefix` checkpoint in `dest`, loaded into `modules` and `optimizers`."
+    last = _last_checkpoint(dest, prefix)
+    if last is None: return [], 0
+    if checkpoint_meta(last)['config'] != json.loads(json.dumps(config)):
+        raise ValueError(f'{last} was trained with other options or data ({checkpoint_meta(last)["config"]}); '
+                         'pass another dest')
+    meta = load_checkpoint(last, modules, optimizers)
+    return meta['history'], meta['epoch']
+
+def _snapshot(dest: Path, prefix: str, epoch: int, grid: np.ndarray, grid_name: str, modules: dict, optimizers: dict,
+              meta: dict, keep_last: int):
+    "The end of an epoch: the sample grid, a checkpoint, and the older checkpoints pruned."
+    Image.fromarray(grid).save(dest / f'{grid_name}_{epoch + 1:03d}.png')
+    save_checkpoint(dest / f'{prefix}_{epoch + 1:03d}.safetensors', modules, optimizers, meta)
+    _prune(dest, prefix, keep_last)
+
+# %% ../nbs/04a_gan.ipynb #eb5c5115
+def _dcgan_data(images: np.ndarray, masks, size: int, mask_blur: float) -> tuple[torch.Tensor, int]:
+    "The training batch (n, channels [+ mask], size, size) in [-1, 1], and the number of image channels."
+    if images.shape[1:3] != (size, size):
+        images = np.stack([cv2.resize(np.asarray(i), (size, size), interpolation=cv2.INTER_AREA) for i in images])
+        if masks is not None:
+            masks = np.stack([cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+                              for m in masks]).astype(bool)
+    channels = 1 if images.ndim == 3 else images.shape[-1]
+    x = to_tensor(images, masks)
+    if masks is not None and mask_blur:   # binary real masks against tanh outputs: too easy for the discriminator
+        soft = np.stack([cv2.GaussianBlur(m.astype(np.float32), (0, 0), mask_blur) for m in masks])
+        x[:, channels] = torch.from_numpy(soft * 2 - 1)
+    return x, channels
+
+# %% ../nbs/04a_gan.ipynb #fd45d74e
+def _random_flips(x: torch.Tensor) -> torch.Tensor:
     "Random left-right and top-bottom flips per image (all channels, masks included)."
     lr, tb = torch.rand(len(x)) < 0.5, torch.rand(len(x)) < 0.5
     x = torch.where(lr[:, None, None, None], x.flip(3), x)
     return torch.where(tb[:, None, None, None], x.flip(2), x)
 
-def train_dcgan(images: np.ndarray, # uint8 crops (n, h, w) grey or (n, h, w, 3) RGB, resized to `size` if needed
-                masks: np.ndarray | None = None, # their masks (n, h, w): the generator then samples a mask channel too
-                epochs: int = 25, size: int = 64, nz: int = 100, width: int = 64, bs: int = 64,
-                lr: float = 2e-4, betas: tuple = (0.5, 0.999), flips: bool = True,
-                dest: str | Path | None = None, # folder for the grids and checkpoints (default: the cache, named after the data and options)
-                mask_blur: float = 1.0, # sigma (px) of the Gaussian that softens the real masks' edges (0 = binary masks)
-                seed: int = 42, keep_last: int = 2, n_grid: int = 32, sources: list | None = None, quiet: bool = False):
+def _dcgan_nets(c: dict) -> tuple:
+    "A seeded DCGAN of `config` `c`: (generator, discriminator, their Adam optimizers)."
+    gen = DCGANGenerator(c['size'], c['channels'], c['mask'], c['nz'], c['width'])
+    disc = DCGANDiscriminator(c['size'], c['channels'], c['mask'], c['width'])
+    adam = lambda m: torch.optim.Adam(m.parameters(), c['lr'], betas=tuple(c['betas']))
+    return gen, disc, adam(gen), adam(disc)
+
+# %% ../nbs/04a_gan.ipynb #05327f2f
+def _dcgan_step(nets: tuple, real: torch.Tensor) -> list[float]:
+    "One discriminator step then one generator step on `real`: [loss_d, loss_g, mean D(real), mean D(fake)]."
+    gen, disc, opt_g, opt_d = nets
+    bce = nn.BCEWithLogitsLoss()
+    fake = gen(torch.randn(len(real), gen.config['nz'], 1, 1))
+    opt_d.zero_grad()
+    d_real, d_fake = disc(real), disc(fake.detach())
+    loss_d = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+    loss_d.backward(); opt_d.step()
+    opt_g.zero_grad()
+    d_gen = disc(fake)
+    loss_g = bce(d_gen, torch.ones_like(d_gen))
+    loss_g.backward(); opt_g.step()
+    return [loss_d.item(), loss_g.item(), torch.sigmoid(d_real).mean().item(), torch.sigmoid(d_fake).mean().item()]
+
+# %% ../nbs/04a_gan.ipynb #ba4fd40a
+def _dcgan_epoch(nets: tuple, x: torch.Tensor, epoch: int, c: dict) -> dict:
+    "One epoch over `x` in random batches of `c['bs']`, seeded by (`c['seed']`, `epoch`): its history row."
+    torch.manual_seed(c['seed'] * 100_003 + epoch)   # the epoch's randomness depends only on (seed, epoch): resumable
+    for m in nets[:2]: m.train()
+    t0, sums, n = time.perf_counter(), np.zeros(4), 0
+    for batch in chunked(torch.randperm(len(x)).tolist(), c['bs']):
+        if len(batch) < 2: continue   # batch norm needs two images
+        real = _random_flips(x[batch]) if c['flips'] else x[batch]
+        sums += _dcgan_step(nets, real); n += 1
+    means = (sums / max(n, 1)).round(4).tolist()
+    return dict(epoch=epoch + 1, **dict(zip(['loss_d', 'loss_g', 'd_real', 'd_fake'], means)),
+                seconds=round(time.perf_counter() - t0, 2))
+
+# %% ../nbs/04a_gan.ipynb #577c92e6
+def train_dcgan(images: np.ndarray,               # uint8 crops (n, h, w) grey or (n, h, w, 3) RGB, resized to `size`
+                masks: np.ndarray | None = None,  # their masks (n, h, w): the generator then samples a mask channel
+                epochs: int = 25,                 # epochs in all (a resumed run trains the rest)
+                size: int = 64, nz: int = 100,    # image size (one of `GAN_SIZES`), latent size
+                width: int = 64, bs: int = 64,    # the networks' base width, the batch size
+                lr: float = 2e-4, betas: tuple = (0.5, 0.999),   # Adam's
+                flips: bool = True,               # random flips of the real crops
+                dest: str | Path | None = None,   # folder of the grids and checkpoints (default: the cache)
+                mask_blur: float = 1.0,           # sigma (px) that softens the real masks' edges (0 = binary masks)
+                seed: int = 42,                   # the initial weights and every epoch's draws
+                keep_last: int = 2,               # checkpoints kept
+                n_grid: int = 32,                 # samples in each epoch's grid
+                sources: list | None = None,      # the images the crops come from (recorded)
+                quiet: bool = False):             # no progress bar
     "Train (or resume) a DCGAN on `images`: (generator, discriminator, history), a grid and a checkpoint per epoch."
     if len(images) < 2: raise ValueError(f'a DCGAN needs at least 2 training images, got {len(images)}')
-    if images.shape[1:3] != (size, size):
-        images = np.stack([cv2.resize(np.asarray(i), (size, size), interpolation=cv2.INTER_AREA) for i in images])
-        if masks is not None:
-            masks = np.stack([cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) for m in masks]).astype(bool)
-    channels = 1 if images.ndim == 3 else images.shape[-1]
-    x = to_tensor(images, masks)
-    if masks is not None and mask_blur:   # binary real masks against tanh outputs: the discriminator would need nothing else
-        soft = np.stack([cv2.GaussianBlur(m.astype(np.float32), (0, 0), mask_blur) for m in masks])
-        x[:, channels] = torch.from_numpy(soft * 2 - 1)
-    config = dict(size=size, channels=channels, mask=masks is not None, nz=nz, width=width, bs=bs, lr=lr, betas=list(betas),
-                  flips=flips, mask_blur=mask_blur if masks is not None else 0, seed=seed, n_images=len(images))
+    x, channels = _dcgan_data(images, masks, size, mask_blur)
+    config = dict(size=size, channels=channels, mask=masks is not None, nz=nz, width=width, bs=bs, lr=lr,
+                  betas=list(betas), flips=flips, mask_blur=mask_blur if masks is not None else 0, seed=seed,
+                  n_images=len(images))
     dest = _run_dir('dcgan', x, config, dest)
     torch.manual_seed(seed)
-    gen = DCGANGenerator(size, channels, masks is not None, nz, width)
-    disc = DCGANDiscriminator(size, channels, masks is not None, width)
-    opt_g = torch.optim.Adam(gen.parameters(), lr, betas=tuple(betas))
-    opt_d = torch.optim.Adam(disc.parameters(), lr, betas=tuple(betas))
+    gen, disc, opt_g, opt_d = nets = _dcgan_nets(config)
+    modules, optimizers = dict(gen=gen, disc=disc), dict(gen=opt_g, disc=opt_d)
     fixed = torch.randn(n_grid, nz, 1, 1, generator=torch.Generator().manual_seed(seed))
-    history, start, last = [], 0, _last_checkpoint(dest, 'dcgan')
-    if last is not None:
-        if checkpoint_meta(last)['config'] != json.loads(json.dumps(config)):
-            raise ValueError(f'{last} was trained with other options or data ({checkpoint_meta(last)["config"]}); pass another dest')
-        meta = load_checkpoint(last, dict(gen=gen, disc=disc), dict(gen=opt_g, disc=opt_d))
-        history, start = meta['history'], meta['epoch']
-    bce = nn.BCEWithLogitsLoss()
+    history, start = _resume(dest, 'dcgan', config, modules, optimizers)
     meta = dict(config=config, sources=sorted(set(map(str, [] if sources is None else list(sources)))))
     for epoch in progress(range(start, epochs), quiet, desc='DCGAN epochs'):
-        torch.manual_seed(seed * 100_003 + epoch)   # the epoch's randomness depends only on (seed, epoch): resumable
-        gen.train(); disc.train()
-        t0, sums, n = time.perf_counter(), np.zeros(4), 0
-        order = torch.randperm(len(x))
-        for i in range(0, len(x), bs):
-            real = x[order[i:i + bs]]
-            if len(real) < 2: continue   # batch norm needs two images
-            if flips: real = _flip(real)
-            fake = gen(torch.randn(len(real), nz, 1, 1))
-            opt_d.zero_grad()
-            d_real, d_fake = disc(real), disc(fake.detach())
-            loss_d = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
-            loss_d.backward(); opt_d.step()
-            opt_g.zero_grad()
-            d_gen = disc(fake)
-            loss_g = bce(d_gen, torch.ones_like(d_gen))
-            loss_g.backward(); opt_g.step()
-            sums += [loss_d.item(), loss_g.item(), torch.sigmoid(d_real).mean().item(), torch.sigmoid(d_fake).mean().item()]; n += 1
-        history.append(dict(epoch=epoch + 1, **dict(zip(['loss_d', 'loss_g', 'd_real', 'd_fake'], (sums / max(n, 1)).round(4).tolist())),
-                            seconds=round(time.perf_counter() - t0, 2)))
+        history.append(_dcgan_epoch(nets, x, epoch, config))
         with torch.no_grad(): grid = sample_grid(*from_tensor(gen(fixed), channels))
-        Image.fromarray(grid).save(dest / f'samples_{epoch + 1:03d}.png')
-        save_checkpoint(dest / f'dcgan_{epoch + 1:03d}.safetensors', dict(gen=gen, disc=disc), dict(gen=opt_g, disc=opt_d),
-                        dict(meta, epoch=epoch + 1, history=history))
-        _prune(dest, 'dcgan', keep_last)
+        _snapshot(dest, 'dcgan', epoch, grid, 'samples', modules, optimizers,
+                  dict(meta, epoch=epoch + 1, history=history), keep_last)
     gen.eval(); disc.eval()
     gen.checkpoint = disc.checkpoint = str(_last_checkpoint(dest, 'dcgan') or '')
     gen.sources = meta['sources']
     return gen, disc, pd.DataFrame(history)
 
+# %% ../nbs/04a_gan.ipynb #cd58b013
 def load_dcgan(path) -> tuple[DCGANGenerator, DCGANDiscriminator, dict]:
     "The generator, discriminator and metadata (`config`, `history`, `sources`, `epoch`) of a `train_dcgan` checkpoint."
-    c = checkpoint_meta(path)['config']
-    gen = DCGANGenerator(c['size'], c['channels'], c['mask'], c['nz'], c['width'])
-    disc = DCGANDiscriminator(c['size'], c['channels'], c['mask'], c['width'])
+    gen, disc, _, _ = _dcgan_nets(checkpoint_meta(path)['config'])
     meta = load_checkpoint(path, dict(gen=gen, disc=disc))
     gen.eval(); disc.eval()
     gen.checkpoint = disc.checkpoint = str(path)
@@ -272,17 +331,22 @@ def load_dcgan(path) -> tuple[DCGANGenerator, DCGANDiscriminator, dict]:
 
 # %% ../nbs/04a_gan.ipynb #0a1f798b
 @torch.no_grad()
-def sample_dcgan(gen: DCGANGenerator, disc: DCGANDiscriminator | None = None, n: int = 16, keep: float = 1.0, seed: int = 0,
-                 batch_size: int = 64) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    "`n` samples (images, masks or None, discriminator scores), the top `keep` fraction of `n / keep` draws by the score."
+def sample_dcgan(gen: DCGANGenerator,                   # the generator
+                 disc: DCGANDiscriminator | None = None, # scores the samples (needed for `keep` < 1)
+                 n: int = 16,                            # samples returned
+                 keep: float = 1.0,                      # the top fraction of `n / keep` draws kept, by score
+                 seed: int = 0,                          # the latent vectors
+                 batch_size: int = 64
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:   # (images, masks or None, scores)
+    "`n` samples of `gen`, the best by `disc`'s score when `keep` < 1."
     if not 0 < keep <= 1: raise ValueError(f'keep is the fraction of samples kept, in (0, 1]; got {keep}')
     if keep < 1 and disc is None: raise ValueError('filtering samples by score needs the discriminator')
     c = gen.config
     m = math.ceil(n / keep)
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(m, c['nz'], 1, 1, generator=g)
-    x = torch.cat([gen(z[i:i + batch_size]) for i in range(0, m, batch_size)])
-    scores = (torch.cat([torch.sigmoid(disc(x[i:i + batch_size])) for i in range(0, m, batch_size)]).numpy()
+    x = torch.cat([gen(zb) for zb in z.split(batch_size)])
+    scores = (torch.cat([torch.sigmoid(disc(xb)) for xb in x.split(batch_size)]).numpy()
               if disc is not None else np.full(m, np.nan))
     order = np.argsort(-scores, kind='stable')[:n] if keep < 1 else np.arange(n)
     images, masks = from_tensor(x[order], c['channels'])
@@ -295,65 +359,107 @@ def _fit_mode(crop: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.repeat(crop[..., None], 3, -1) if target.ndim == 3 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
 
 def _gen_key(gen: nn.Module) -> str:
+    "A short hash of the generator's weights."
     h = hashlib.sha1()
     for v in gen.state_dict().values(): h.update(v.cpu().numpy().tobytes())
     return h.hexdigest()[:12]
 
-def gan_defects(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float = 1.0, dest: str | Path | None = None, seed: int = 42,
-                disc: DCGANDiscriminator | None = None, keep: float = 1.0, side: int | None = None, feather: int = 4,
-                min_pixels: int = 6, method: str = 'dcgan', tries: int = 50, quiet: bool = False) -> pd.DataFrame:
-    "The index plus `per_bad` synthetic Bad images per real train Bad image: `gen`'s crops pasted onto train-split Good images."
-    if not gen.config['mask']: raise ValueError('the generator samples no mask channel: train it with masks to paste its defects')
+# %% ../nbs/04a_gan.ipynb #3c2582e4
+def _gan_targets(df: pd.DataFrame, gen: DCGANGenerator, per_bad: float) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    "The index made ready (`synthetic_index`), its train Good rows, and the number of images `per_bad` asks for."
+    if not gen.config['mask']:
+        raise ValueError('the generator samples no mask channel: train it with masks to paste its defects')
     if per_bad < 0: raise ValueError(f'per_bad is synthetic images per real train Bad image, >= 0; got {per_bad}')
     df = synthetic_index(df)
     outside = set(getattr(gen, 'sources', [])) & set(df.loc[df['split'] != 'train', 'path'])
-    if outside: raise ValueError(f'the generator was trained on {len(outside)} images outside this train split, e.g. {sorted(outside)[:2]}')
+    if outside: raise ValueError(f'the generator was trained on {len(outside)} images outside this train split, '
+                                 f'e.g. {sorted(outside)[:2]}')
     train = real_train(df)
     goods = train[train['label'] == GOOD]
     if not len(goods): raise ValueError('the train split has no usable Good image to put GAN defects on')
-    n = int(round(per_bad * (train['label'] == BAD).sum()))
+    return df, goods, int(round(per_bad * (train['label'] == BAD).sum()))
+
+# %% ../nbs/04a_gan.ipynb #94fbf4ec
+def _gan_samples(gen, disc, n: int, keep: float, seed: int, min_pixels: int) -> tuple:
+    "(images, masks, scores, usable sample indices) of `2 n + 8` samples; a warning when fewer than `n` are usable."
+    if not n: return None, None, None, []
+    imgs, masks, scores = sample_dcgan(gen, disc, n=2 * n + 8, keep=keep, seed=seed)
+    usable_k = [k for k in range(2 * n + 8) if masks[k].sum() >= min_pixels]
+    if len(usable_k) < n:
+        warnings.warn(f'only {len(usable_k)} of {2 * n + 8} samples have a mask of {min_pixels}+ pixels; '
+                      f'{n} were asked for')
+    return imgs, masks, scores, usable_k
+
+def _gan_crop(img: np.ndarray, mask: np.ndarray, side: int, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "A sample and its mask resized to `side` (at most the target's size), in the target's channels."
+    sd = min(side, *target.shape[:2])
+    crop = _fit_mode(cv2.resize(img, (sd, sd), interpolation=cv2.INTER_LINEAR), target)
+    return crop, cv2.resize(mask.astype(np.uint8), (sd, sd), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+def _place(target: np.ndarray, mask: np.ndarray, rng, tries: int) -> tuple[int, int] | None:
+    "A random top-left (y, x) where all of `mask` lies inside the part of `target`, or None after `tries`."
+    part = part_mask(target if target.ndim == 2 else cv2.cvtColor(target, cv2.COLOR_RGB2GRAY))
+    sd = mask.shape[0]
+    for _ in range(tries):
+        y, x = int(rng.integers(0, target.shape[0] - sd + 1)), int(rng.integers(0, target.shape[1] - sd + 1))
+        if part[y:y + sd, x:x + sd][mask].all(): return y, x
+    return None
+
+# %% ../nbs/04a_gan.ipynb #3d2e97cf
+def gan_defects(df: pd.DataFrame,                      # the index
+                gen: DCGANGenerator,                   # a generator trained with masks
+                per_bad: float = 1.0,                  # synthetic images per real train Bad image
+                dest: str | Path | None = None,        # where they go (default: the cache)
+                seed: int = 42,                        # the samples and the places
+                disc: DCGANDiscriminator | None = None,# scores the samples, for `keep`
+                keep: float = 1.0,                     # the top fraction of samples by the score
+                side: int | None = None,               # pasted size (default: `gen.crop_side`, else the GAN's size)
+                feather: int = 4,                      # pixels around a defect the paste may change
+                min_pixels: int = 6,                   # the smallest mask used
+                method: str = 'dcgan',                 # the rows' `synthetic` and `defect`
+                tries: int = 50,                       # random places tried per image
+                quiet: bool = False) -> pd.DataFrame:  # no progress bar
+    "The index plus `per_bad` synthetic Bad images per real train Bad image: `gen`'s crops on train Good images."
+    df, goods, n = _gan_targets(df, gen, per_bad)
     side = int(side or getattr(gen, 'crop_side', 0) or gen.config['size'])
     key = json.dumps([_gen_key(gen), sorted(goods['path']), seed, keep, side, feather, min_pixels], default=str)
     dest = Path(dest or cache_dir('synthetic', f'{method}_' + hashlib.sha1(key.encode()).hexdigest()[:12])).resolve()
     check_synth_dest(df, dest)
-    imgs, masks, scores = sample_dcgan(gen, disc, n=2 * n + 8, keep=keep, seed=seed) if n else (None, None, None)
-    usable_k = [k for k in range(2 * n + 8) if n and masks[k].sum() >= min_pixels] if n else []
-    if len(usable_k) < n: warnings.warn(f'only {len(usable_k)} of {2 * n + 8} samples have a mask of {min_pixels}+ pixels; {n} were asked for')
-    order = np.random.default_rng([seed, 3]).permutation(len(goods))
-    rows, failed = [], []
+    imgs, masks, scores, usable_k = _gan_samples(gen, disc, n, keep, seed, min_pixels)
+    order, rows, failed = np.random.default_rng([seed, 3]).permutation(len(goods)), [], []
     for k in progress(range(min(n, len(usable_k))), quiet, desc='GAN defects'):
         out = dest / f'{method}_{k:05d}.png'
-        meta, mask_path = out.with_suffix('.json'), out.with_name(f'{out.stem}_mask.png')
-        if meta.exists() and out.exists() and mask_path.exists(): rows.append(json.loads(meta.read_text())); continue
-        s = usable_k[k]
-        tgt = goods.iloc[order[k % len(goods)]]
-        mode = image_mode(tgt)
-        target = np.asarray(load_image(tgt['path'], mode)).copy()
-        sd = min(side, *target.shape[:2])
-        crop = _fit_mode(cv2.resize(imgs[s], (sd, sd), interpolation=cv2.INTER_LINEAR), target)
-        m = cv2.resize(masks[s].astype(np.uint8), (sd, sd), interpolation=cv2.INTER_NEAREST).astype(bool)
-        part = part_mask(target if target.ndim == 2 else cv2.cvtColor(target, cv2.COLOR_RGB2GRAY))
-        rng = np.random.default_rng([seed, 4, k])
-        for _ in range(tries):
-            y, x = int(rng.integers(0, target.shape[0] - sd + 1)), int(rng.integers(0, target.shape[1] - sd + 1))
-            if part[y:y + sd, x:x + sd][m].all(): break
-        else: failed.append(f'{k}: no place inside the part fits the defect'); continue
-        img, new_mask = paste(target, crop, m, np.ones_like(m), y, x, blend='alpha', feather=feather)
-        rows.append(synthetic_row(df, tgt, img, new_mask, out, defect=method, synthetic=method, source=getattr(gen, 'checkpoint', '') or '',
-                                  synth_params=json.dumps(dict(sample=int(s), seed=seed, keep=keep, side=sd, x=x, y=y, feather=feather,
-                                                               score=None if np.isnan(scores[s]) else round(float(scores[s]), 4)))))
+        if synthetic_made(out): rows.append(json.loads(out.with_suffix('.json').read_text())); continue
+        s, tgt = usable_k[k], goods.iloc[order[k % len(goods)]]
+        target = np.asarray(load_image(tgt['path'], image_mode(tgt))).copy()
+        crop, m = _gan_crop(imgs[s], masks[s], side, target)
+        at = _place(target, m, np.random.default_rng([seed, 4, k]), tries)
+        if at is None: failed.append(f'{k}: no place inside the part fits the defect'); continue
+        img, new_mask = paste(target, crop, m, np.ones_like(m), *at, blend='alpha', feather=feather)
+        params = dict(sample=int(s), seed=seed, keep=keep, side=m.shape[0], x=at[1], y=at[0], feather=feather,
+                      score=None if np.isnan(scores[s]) else round(float(scores[s]), 4))
+        rows.append(synthetic_row(df, tgt, img, new_mask, out, defect=method, synthetic=method,
+                                  source=getattr(gen, 'checkpoint', '') or '', synth_params=json.dumps(params)))
     if failed: warnings.warn(f'{len(failed)} GAN defects could not be placed: ' + '; '.join(failed[:5]))
     return with_synthetic_rows(df, rows)
 
 # %% ../nbs/04a_gan.ipynb #a4f8798a
-def add_gan_defects(df: pd.DataFrame, per_bad: float = 1.0, epochs: int = 20, checkpoint: str | Path | None = None, size: int = 64,
-                    width: int = 32, dest: str | Path | None = None, seed: int = 42, keep: float = 1.0, quiet: bool = False) -> pd.DataFrame:
-    "The index plus DCGAN defects made from its train split only (a DCGAN trained on its defect crops, or `checkpoint`)."
+def add_gan_defects(df: pd.DataFrame,                      # the index
+                    per_bad: float = 1.0,                  # synthetic images per real train Bad image
+                    epochs: int = 20,                      # DCGAN epochs
+                    checkpoint: str | Path | None = None,  # a `train_dcgan` checkpoint to use instead of training
+                    size: int = 64, width: int = 32,       # the DCGAN's image size and width
+                    dest: str | Path | None = None,        # folder of the DCGAN run and the images (default: the cache)
+                    seed: int = 42,
+                    keep: float = 1.0,                     # the top fraction of samples by the discriminator's score
+                    quiet: bool = False) -> pd.DataFrame:
+    "The index plus DCGAN defects made from its train split only (a DCGAN trained on its crops, or `checkpoint`)."
     crops, masks, where = defect_crops(df, size, mode='L')
     if checkpoint: gen, disc, _ = load_dcgan(checkpoint)
     else:
-        gen, disc, _ = train_dcgan(crops, masks, epochs=epochs, size=size, width=width, seed=seed, sources=where['path'],
-                                   dest=None if dest is None else Path(dest) / 'dcgan', quiet=quiet)
+        run = None if dest is None else Path(dest) / 'dcgan'
+        gen, disc, _ = train_dcgan(crops, masks, epochs=epochs, size=size, width=width, seed=seed,
+                                   sources=where['path'], dest=run, quiet=quiet)
     gen.crop_side = int(where['side'].median())
     return gan_defects(df, gen, per_bad, dest=None if dest is None else Path(dest) / 'images', seed=seed, disc=disc,
                        keep=keep, quiet=quiet)
@@ -376,11 +482,15 @@ class ResnetGenerator(nn.Module):
         layers, c = [nn.ReflectionPad2d(3), nn.Conv2d(in_ch, width, 7), nn.InstanceNorm2d(width), nn.ReLU(True)], width
         for _ in range(2): layers += [nn.Conv2d(c, 2 * c, 3, 2, 1), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]; c *= 2
         layers += [ResnetBlock(c) for _ in range(n_blocks)]
-        for _ in range(2): layers += [nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(c // 2), nn.ReLU(True)]; c //= 2
+        for _ in range(2):
+            layers += [nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(c // 2),
+                       nn.ReLU(True)]
+            c //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_ch, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
     def forward(self, x): return self.net(x)
 
+# %% ../nbs/04a_gan.ipynb #44d80200
 class PatchDiscriminator(nn.Module):
     "The 70x70 PatchGAN (`n_layers=3`): (n, in_ch, h, w) -> (n, 1, h', w') logits, each for one receptive-field patch."
     def __init__(self, in_ch: int = 1, width: int = 64, n_layers: int = 3):
@@ -397,14 +507,16 @@ class PatchDiscriminator(nn.Module):
 def receptive_field(net: nn.Module) -> int:
     "The receptive field (pixels) of one output of a plain stack of convolutions."
     r = 1
-    for m in reversed([m for m in net.modules() if isinstance(m, nn.Conv2d)]): r = (r - 1) * m.stride[0] + m.kernel_size[0]
+    for m in reversed([m for m in net.modules() if isinstance(m, nn.Conv2d)]):
+        r = (r - 1) * m.stride[0] + m.kernel_size[0]
     return r
 
 # %% ../nbs/04a_gan.ipynb #17d750c9
 class ImagePool:
-    "A buffer of `size` generated images; `query` returns, per image, itself or (half the time, once full) an older one it replaces."
+    "A buffer of `size` generated images that `query` mixes into the batches the discriminator sees."
     def __init__(self, size: int = 50): self.size, self.images = size, []
     def query(self, images: torch.Tensor) -> torch.Tensor:
+        "Per image of `images`: itself, or (once the pool is full, half the time) an older image it replaces."
         if self.size == 0: return images
         out = []
         for im in images.detach():
@@ -420,82 +532,111 @@ class ImagePool:
 def good_bad_images(df: pd.DataFrame, size: int = 128, mode: str = 'L') -> tuple[np.ndarray, np.ndarray]:
     "The train split's real Good and Bad images, squished to `size` px, as uint8 arrays (for `train_cyclegan`)."
     train = real_train(df)
-    read = lambda rows: np.stack([np.asarray(load_image(p, mode).resize((size, size), Image.BILINEAR)) for p in rows['path']])
+    read = lambda rows: np.stack([np.asarray(load_image(p, mode).resize((size, size), Image.BILINEAR))
+                                  for p in rows['path']])
     good, bad = train[train['label'] == GOOD], train[train['label'] == BAD]
-    if not len(good) or not len(bad): raise ValueError(f'the train split needs Good and Bad images; it has {len(good)} and {len(bad)}')
+    if not len(good) or not len(bad):
+        raise ValueError(f'the train split needs Good and Bad images; it has {len(good)} and {len(bad)}')
     return read(good), read(bad)
 
 def translate(gen: ResnetGenerator, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
     "`images` (uint8) through a CycleGAN generator, as uint8 images of the same shape."
     with torch.no_grad():
         x = to_tensor(images)
-        y = torch.cat([gen.eval()(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        y = torch.cat([gen.eval()(xb) for xb in x.split(batch_size)])
     return from_tensor(y, gen.config['out_ch'])[0]
 
-def cycle_losses(nets: dict, a: torch.Tensor, b: torch.Tensor, lambda_cycle: float = 10.0, lambda_identity: float = 0.5) -> tuple[dict, dict]:
+# %% ../nbs/04a_gan.ipynb #8bc4b7b7
+def cycle_losses(nets: dict, a: torch.Tensor, b: torch.Tensor, lambda_cycle: float = 10.0,
+                 lambda_identity: float = 0.5) -> tuple[dict, dict]:
     "The generators' losses (LSGAN adversarial, cycle, identity) for batches `a` (Good) and `b` (Bad): (losses, fakes)."
     fake_b, fake_a = nets['gen_ab'](a), nets['gen_ba'](b)
     mse = lambda p, v: F.mse_loss(p, torch.full_like(p, v))
     out = dict(adv_ab=mse(nets['disc_b'](fake_b), 1.0), adv_ba=mse(nets['disc_a'](fake_a), 1.0),
                cycle=lambda_cycle * (F.l1_loss(nets['gen_ba'](fake_b), a) + F.l1_loss(nets['gen_ab'](fake_a), b)))
-    out['identity'] = (lambda_identity * lambda_cycle * (F.l1_loss(nets['gen_ab'](b), b) + F.l1_loss(nets['gen_ba'](a), a))
-                       if lambda_identity else torch.zeros(()))
+    identity = F.l1_loss(nets['gen_ab'](b), b) + F.l1_loss(nets['gen_ba'](a), a) if lambda_identity else None
+    out['identity'] = lambda_identity * lambda_cycle * identity if lambda_identity else torch.zeros(())
     return out, dict(fake_a=fake_a, fake_b=fake_b)
 
-def train_cyclegan(good: np.ndarray, # uint8 Good images (n, h, w) or (n, h, w, 3); h, w multiples of 4
-                   bad: np.ndarray,  # uint8 Bad images of the same shape
-                   epochs: int = 10, width: int = 64, n_blocks: int = 6, disc_width: int = 64, bs: int = 1,
-                   lambda_cycle: float = 10.0, lambda_identity: float = 0.5, pool_size: int = 50,
-                   lr: float = 2e-4, betas: tuple = (0.5, 0.999), steps: int | None = None, # batches per epoch (default: the larger set)
-                   dest: str | Path | None = None, seed: int = 42, keep_last: int = 2, n_show: int = 4, quiet: bool = False) -> tuple[dict, pd.DataFrame]:
-    "Train (or resume) a Good<->Bad CycleGAN: ({gen_ab, gen_ba, disc_a, disc_b}, history), sample pairs and a checkpoint per epoch."
-    if good.shape[1:] != bad.shape[1:]: raise ValueError(f'Good and Bad images differ in shape: {good.shape[1:]} vs {bad.shape[1:]}')
+# %% ../nbs/04a_gan.ipynb #d4559e5d
+def _cyclegan_nets(c: dict) -> tuple[dict, dict]:
+    "The CycleGAN of `config` `c`: ({gen_ab, gen_ba, disc_a, disc_b}, {gen, disc} optimizers)."
+    ch, gw, dw = c['channels'], c['width'], c['disc_width']
+    nets = dict(gen_ab=ResnetGenerator(ch, ch, gw, c['n_blocks']), gen_ba=ResnetGenerator(ch, ch, gw, c['n_blocks']),
+                disc_a=PatchDiscriminator(ch, dw), disc_b=PatchDiscriminator(ch, dw))
+    for m in nets.values(): m.apply(_init_dcgan)   # N(0, 0.02), as the paper's code does
+    adam = lambda *ms: torch.optim.Adam([p for m in ms for p in m.parameters()], c['lr'], betas=tuple(c['betas']))
+    return nets, dict(gen=adam(nets['gen_ab'], nets['gen_ba']), disc=adam(nets['disc_a'], nets['disc_b']))
+
+# %% ../nbs/04a_gan.ipynb #c10d7c5d
+def _cyclegan_step(nets: dict, opts: dict, pools: tuple, a: torch.Tensor, b: torch.Tensor, c: dict) -> dict:
+    "One generator step and one discriminator step on the unpaired batches `a` (Good) and `b` (Bad): the losses."
+    opts['gen'].zero_grad()
+    losses, fakes = cycle_losses(nets, a, b, c['lambda_cycle'], c['lambda_identity'])
+    sum(losses.values()).backward(); opts['gen'].step()
+    opts['disc'].zero_grad()
+    pooled = dict(a=pools[0].query(fakes['fake_a']), b=pools[1].query(fakes['fake_b']))
+    for kind, real in (('a', a), ('b', b)):
+        d = nets[f'disc_{kind}']
+        pr, pf = d(real), d(pooled[kind].detach())
+        losses[f'disc_{kind}'] = 0.5 * (F.mse_loss(pr, torch.ones_like(pr)) + F.mse_loss(pf, torch.zeros_like(pf)))
+    (losses['disc_a'] + losses['disc_b']).backward(); opts['disc'].step()
+    return {k: v.item() for k, v in losses.items()}
+
+# %% ../nbs/04a_gan.ipynb #8d3e2c2e
+def _cyclegan_epoch(nets: dict, opts: dict, a_all: torch.Tensor, b_all: torch.Tensor, epoch: int, steps: int,
+                    c: dict) -> dict:
+    "`steps` steps on random batches of `c['bs']`, seeded by (`c['seed']`, `epoch`): the epoch's history row."
+    torch.manual_seed(c['seed'] * 100_003 + epoch)
+    pools = ImagePool(c['pool_size']), ImagePool(c['pool_size'])   # fresh pools per epoch: a resumed run is the same
+    for m in nets.values(): m.train()
+    t0, sums, bs = time.perf_counter(), {}, c['bs']
+    for _ in range(steps):
+        a, b = a_all[torch.randint(len(a_all), (bs,))], b_all[torch.randint(len(b_all), (bs,))]   # unpaired
+        for k, v in _cyclegan_step(nets, opts, pools, a, b, c).items(): sums[k] = sums.get(k, 0.0) + v / steps
+    return dict(epoch=epoch + 1, **{k: round(v, 4) for k, v in sums.items()},
+                seconds=round(time.perf_counter() - t0, 2))
+
+def _cyclegan_pairs(nets: dict, show_a: torch.Tensor, show_b: torch.Tensor, channels: int) -> np.ndarray:
+    "The sample grid: Good images, their Bad translations, Bad images, their Good translations (a row each)."
+    for m in nets.values(): m.eval()
+    with torch.no_grad(): rows = [show_a, nets['gen_ab'](show_a), show_b, nets['gen_ba'](show_b)]
+    return sample_grid(np.concatenate([from_tensor(r, channels)[0] for r in rows]), ncol=len(show_a))
+
+# %% ../nbs/04a_gan.ipynb #df1b8dc3
+def train_cyclegan(good: np.ndarray,               # uint8 Good images (n, h, w) or (n, h, w, 3); h, w multiples of 4
+                   bad: np.ndarray,                # uint8 Bad images of the same shape
+                   epochs: int = 10,               # epochs in all (a resumed run trains the rest)
+                   width: int = 64, n_blocks: int = 6, disc_width: int = 64,   # the networks
+                   bs: int = 1,                    # batch size
+                   lambda_cycle: float = 10.0,     # weight of the cycle loss
+                   lambda_identity: float = 0.5,   # weight of the identity loss, relative to the cycle loss
+                   pool_size: int = 50,            # generated images kept for the discriminators
+                   lr: float = 2e-4, betas: tuple = (0.5, 0.999),   # Adam's
+                   steps: int | None = None,       # batches per epoch (default: the larger set)
+                   dest: str | Path | None = None, # folder of the sample pairs and checkpoints (default: the cache)
+                   seed: int = 42,                 # initial weights and every epoch's draws
+                   keep_last: int = 2,             # checkpoints kept
+                   n_show: int = 4,                # images of each kind in the sample grids
+                   quiet: bool = False) -> tuple[dict, pd.DataFrame]:   # no progress bar
+    "Train (or resume) a Good<->Bad CycleGAN: ({gen_ab, gen_ba, disc_a, disc_b}, history), samples and checkpoints."
+    if good.shape[1:] != bad.shape[1:]:
+        raise ValueError(f'Good and Bad images differ in shape: {good.shape[1:]} vs {bad.shape[1:]}')
     ch = 1 if good.ndim == 3 else good.shape[-1]
     a_all, b_all = to_tensor(good), to_tensor(bad)
-    config = dict(channels=ch, shape=list(good.shape[1:3]), width=width, n_blocks=n_blocks, disc_width=disc_width, bs=bs,
-                  lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, pool_size=pool_size, lr=lr, betas=list(betas),
-                  steps=steps, seed=seed, n_good=len(good), n_bad=len(bad))
+    config = dict(channels=ch, shape=list(good.shape[1:3]), width=width, n_blocks=n_blocks, disc_width=disc_width,
+                  bs=bs, lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, pool_size=pool_size, lr=lr,
+                  betas=list(betas), steps=steps, seed=seed, n_good=len(good), n_bad=len(bad))
     dest = _run_dir('cyclegan', torch.cat([a_all.flatten(), b_all.flatten()]), config, dest)
     torch.manual_seed(seed)
-    nets = dict(gen_ab=ResnetGenerator(ch, ch, width, n_blocks), gen_ba=ResnetGenerator(ch, ch, width, n_blocks),
-                disc_a=PatchDiscriminator(ch, disc_width), disc_b=PatchDiscriminator(ch, disc_width))
-    for m in nets.values(): m.apply(_init_dcgan)   # N(0, 0.02), as the paper's code does
-    opt_g = torch.optim.Adam([*nets['gen_ab'].parameters(), *nets['gen_ba'].parameters()], lr, betas=tuple(betas))
-    opt_d = torch.optim.Adam([*nets['disc_a'].parameters(), *nets['disc_b'].parameters()], lr, betas=tuple(betas))
-    history, start, last = [], 0, _last_checkpoint(dest, 'cyclegan')
-    if last is not None:
-        if checkpoint_meta(last)['config'] != json.loads(json.dumps(config)):
-            raise ValueError(f'{last} was trained with other options or data; pass another dest')
-        meta = load_checkpoint(last, nets, dict(gen=opt_g, disc=opt_d))
-        history, start = meta['history'], meta['epoch']
-    show_a, show_b = a_all[:n_show], b_all[:n_show]
+    nets, opts = _cyclegan_nets(config)
+    history, start = _resume(dest, 'cyclegan', config, nets, opts)
     steps = steps or math.ceil(max(len(a_all), len(b_all)) / bs)
     for epoch in progress(range(start, epochs), quiet, desc='CycleGAN epochs'):
-        torch.manual_seed(seed * 100_003 + epoch)
-        pool_a, pool_b = ImagePool(pool_size), ImagePool(pool_size)   # a fresh pool per epoch keeps a resumed run identical
-        for m in nets.values(): m.train()
-        t0, sums = time.perf_counter(), {}
-        for _ in range(steps):
-            a, b = a_all[torch.randint(len(a_all), (bs,))], b_all[torch.randint(len(b_all), (bs,))]   # unpaired
-            opt_g.zero_grad()
-            losses, fakes = cycle_losses(nets, a, b, lambda_cycle, lambda_identity)
-            sum(losses.values()).backward(); opt_g.step()
-            opt_d.zero_grad()
-            d_loss = {}
-            for kind, real, fake in (('a', a, pool_a.query(fakes['fake_a'])), ('b', b, pool_b.query(fakes['fake_b']))):
-                d = nets[f'disc_{kind}']
-                pr, pf = d(real), d(fake.detach())
-                d_loss[f'disc_{kind}'] = 0.5 * (F.mse_loss(pr, torch.ones_like(pr)) + F.mse_loss(pf, torch.zeros_like(pf)))
-            sum(d_loss.values()).backward(); opt_d.step()
-            for k, v in {**losses, **d_loss}.items(): sums[k] = sums.get(k, 0.0) + v.item() / steps
-        history.append(dict(epoch=epoch + 1, **{k: round(v, 4) for k, v in sums.items()}, seconds=round(time.perf_counter() - t0, 2)))
-        for m in nets.values(): m.eval()
-        with torch.no_grad(): rows = [show_a, nets['gen_ab'](show_a), show_b, nets['gen_ba'](show_b)]
-        grid = sample_grid(np.concatenate([from_tensor(r, ch)[0] for r in rows]), ncol=len(show_a))
-        Image.fromarray(grid).save(dest / f'pairs_{epoch + 1:03d}.png')
-        save_checkpoint(dest / f'cyclegan_{epoch + 1:03d}.safetensors', nets, dict(gen=opt_g, disc=opt_d),
-                        dict(config=config, epoch=epoch + 1, history=history))
-        _prune(dest, 'cyclegan', keep_last)
+        history.append(_cyclegan_epoch(nets, opts, a_all, b_all, epoch, steps, config))
+        grid = _cyclegan_pairs(nets, a_all[:n_show], b_all[:n_show], ch)
+        _snapshot(dest, 'cyclegan', epoch, grid, 'pairs', nets, opts,
+                  dict(config=config, epoch=epoch + 1, history=history), keep_last)
     for m in nets.values(): m.eval()
     nets['checkpoint'] = str(_last_checkpoint(dest, 'cyclegan') or '')
     return nets, pd.DataFrame(history)
@@ -509,25 +650,27 @@ def feature_name(arch: str = FEATURE_ARCH, size: int = 224) -> str:
     return f'{arch} (ImageNet, pooled, {size} px)'
 
 def image_features(images, arch: str = FEATURE_ARCH, size: int = 224, batch_size: int = 32) -> np.ndarray:
-    "Pooled features (n, d) of `images` (uint8 arrays or PIL images) from the offline ImageNet-pretrained `arch`, at `size` px."
+    "Pooled features (n, d) of `images` (uint8 arrays or PIL images) from the offline ImageNet `arch`, at `size` px."
     if arch not in _FEATURE_MODELS: _FEATURE_MODELS[arch] = create_model(arch, pretrained=True).eval()
     model = _FEATURE_MODELS[arch]
     from dataclasses import replace
     pre = replace(model.preprocess, size=size, mode='RGB', resize='squish')
     pil = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im)) for im in images]
     with torch.no_grad():
-        out = [model.backbone(pre(pil[i:i + batch_size])) for i in range(0, len(pil), batch_size)]
+        out = [model.backbone(pre(batch)) for batch in chunked(pil, batch_size)]
     return torch.cat(out).numpy().astype(np.float64)
 
 # %% ../nbs/04a_gan.ipynb #ea87d7fc
 def frechet_distance(real: np.ndarray, fake: np.ndarray, method: str = 'auto', eps: float = 1e-6) -> float:
     "The Fréchet distance between Gaussians fitted to two feature sets (n, d): FID's formula on any features."
-    if method not in ('auto', 'sqrtm', 'svd'): raise ValueError(f"method must be 'auto', 'sqrtm' or 'svd', not {method!r}")
+    if method not in ('auto', 'sqrtm', 'svd'):
+        raise ValueError(f"method must be 'auto', 'sqrtm' or 'svd', not {method!r}")
     mu1, mu2 = real.mean(0), fake.mean(0)
     a, b = real - mu1, fake - mu2
     tr1, tr2 = (a ** 2).sum() / (len(a) - 1), (b ** 2).sum() / (len(b) - 1)   # traces of the covariances
     if method == 'svd' or (method == 'auto' and real.shape[1] > min(len(a), len(b))):
-        # fewer images than dimensions: the eigenvalues of S1 S2 are the squared singular values of A B^T / sqrt((n1-1)(n2-1))
+        # fewer images than dimensions: the eigenvalues of S1 S2 are the squared singular values
+        # of A B^T / sqrt((n1-1)(n2-1))
         tr_sqrt = np.linalg.svd(a @ b.T, compute_uv=False).sum() / math.sqrt((len(a) - 1) * (len(b) - 1))
     else:
         from scipy.linalg import sqrtm
@@ -538,7 +681,9 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray, method: str = 'auto', e
         tr_sqrt = np.trace(np.real(covmean))
     return max(float(((mu1 - mu2) ** 2).sum() + tr1 + tr2 - 2 * tr_sqrt), 0.0)
 
-def kernel_distance(real: np.ndarray, fake: np.ndarray, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+# %% ../nbs/04a_gan.ipynb #3b8d2003
+def kernel_distance(real: np.ndarray, fake: np.ndarray, n_subsets: int = 100, subset_size: int = 1000,
+                    seed: int = 0) -> tuple[float, float]:
     "KID: the unbiased MMD² with the kernel (x·y/d + 1)³ over `n_subsets` random subsets: (mean, std)."
     rng = np.random.default_rng(seed)
     d, m = real.shape[1], min(subset_size, len(real), len(fake))
@@ -547,12 +692,18 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, n_subsets: int = 100, su
     for _ in range(n_subsets):
         x, y = real[rng.choice(len(real), m, replace=False)], fake[rng.choice(len(fake), m, replace=False)]
         kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
-        vals.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean())
+        off_diagonal = lambda k: (k.sum() - np.trace(k)) / (m * (m - 1))
+        vals.append(off_diagonal(kxx) + off_diagonal(kyy) - 2 * kxy.mean())
     return float(np.mean(vals)), float(np.std(vals))
 
 # %% ../nbs/04a_gan.ipynb #56557b75
-def real_vs_synthetic_auroc(real: np.ndarray, fake: np.ndarray, groups: np.ndarray | None = None, folds: int = 5, C: float = 0.1, seed: int = 0) -> float:
-    "Held-out ROC-AUC (synthetic = positive) of a logistic regression telling `fake` from `real` features; 0.5 = indistinguishable."
+def real_vs_synthetic_auroc(real: np.ndarray,                # features of the real images (n, d)
+                            fake: np.ndarray,                # features of the synthetic ones
+                            groups: np.ndarray | None = None, # groups of all rows (real then fake), kept within a fold
+                            folds: int = 5,                  # cross-validation folds
+                            C: float = 0.1,                  # the logistic regression's inverse regularisation
+                            seed: int = 0) -> float:
+    "Held-out ROC-AUC (synthetic = positive) of a logistic regression telling `fake` from `real`; 0.5: alike."
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
@@ -561,17 +712,25 @@ def real_vs_synthetic_auroc(real: np.ndarray, fake: np.ndarray, groups: np.ndarr
     X, y = np.concatenate([real, fake]), np.r_[np.zeros(len(real), int), np.ones(len(fake), int)]
     folds = min(folds, len(real), len(fake))
     if folds < 2: raise ValueError('the real-vs-synthetic AUROC needs at least 2 images of each kind')
-    cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if groups is not None else StratifiedKFold(folds, shuffle=True, random_state=seed)
+    cv = (StratifiedGroupKFold if groups is not None else StratifiedKFold)(folds, shuffle=True, random_state=seed)
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
-    p = cross_val_predict(clf, X, y, cv=cv, groups=None if groups is None else np.asarray(groups), method='predict_proba')[:, 1]
+    groups = None if groups is None else np.asarray(groups)
+    p = cross_val_predict(clf, X, y, cv=cv, groups=groups, method='predict_proba')[:, 1]
     return float(roc_auc_score(y, p))
 
 # %% ../nbs/04a_gan.ipynb #4bf6c3f1
-def gan_quality(real_images, fake_images, generator: str, arch: str = FEATURE_ARCH, size: int = 224, groups: np.ndarray | None = None,
-                n_subsets: int = 100, seed: int = 0) -> dict:
-    "FID, KID (mean, std) and the real-vs-synthetic AUROC of `fake_images` against `real_images`, on `arch`'s pooled features."
+def gan_quality(real_images,                        # the real defect crops
+                fake_images,                        # the generator's
+                generator: str,                     # its name, for the row
+                arch: str = FEATURE_ARCH,           # the feature extractor
+                size: int = 224,                    # its input size
+                groups: np.ndarray | None = None,   # groups of the real then fake images, for the AUROC's folds
+                n_subsets: int = 100,               # KID subsets
+                seed: int = 0) -> dict:
+    "FID, KID (mean, std) and the real-vs-synthetic AUROC of `fake_images` against `real_images`, on pooled features."
     real, fake = image_features(real_images, arch, size), image_features(fake_images, arch, size)
     kid, kid_std = kernel_distance(real, fake, n_subsets=n_subsets, seed=seed)
-    return dict(generator=generator, fid=round(frechet_distance(real, fake), 3), kid=round(kid, 5), kid_std=round(kid_std, 5),
+    return dict(generator=generator, fid=round(frechet_distance(real, fake), 3), kid=round(kid, 5),
+                kid_std=round(kid_std, 5),
                 real_vs_synthetic_auroc=round(real_vs_synthetic_auroc(real, fake, groups, seed=seed), 4),
                 features=feature_name(arch, size), n_real=len(real), n_fake=len(fake))
