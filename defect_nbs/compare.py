@@ -14,15 +14,33 @@ from .models import *
 from .train import *
 
 # %% auto #0
-__all__ = ['compare', 'plot_comparison']
+__all__ = ['TEST_METRICS', 'QUALITY_METRICS', 'compare', 'plot_comparison']
 
 # %% ../nbs/06_compare.ipynb #438f2098
 def _candidate(c):
     "(label, config overrides) of a candidate given as a name or a (label, dict) pair."
     return (c, dict(arch=c)) if isinstance(c, str) else (c[0], dict(c[1]))
 
-def compare(df: pd.DataFrame, candidates, cfg: TrainConfig | None = None, target_recall: float = 0.99, tta: bool = False,
-            latency_runs: int = 30, quiet: bool = False) -> pd.DataFrame:
+# %% ../nbs/06_compare.ipynb #39ac0568
+TEST_METRICS = ('accuracy', 'balanced_accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc', 'fn', 'fp')
+
+def _result_row(label: str, cfg: TrainConfig, learn, ev, stats: dict, lat: dict) -> dict:
+    "The row of one trained candidate: `ev` from `evaluate`, `stats` from `model_stats`, `lat` from `model_latency`."
+    return dict(model=label, arch=cfg.arch, family=model_spec(cfg.arch).family, pretrained=cfg.pretrained,
+                size=cfg.size, epochs=cfg.epochs, params_m=stats['params_m'], gflops=stats['gflops'],
+                **{k: ev.test[k] for k in TEST_METRICS}, threshold=ev.threshold,
+                accuracy_at_half=ev.test_at_half['accuracy'], recall_at_half=ev.test_at_half['recall'],
+                latency_p50_ms=lat['p50_ms'], latency_p95_ms=lat['p95_ms'], threads=lat['threads'],
+                train_s=learn.train_seconds, device=str(default_device()))
+
+# %% ../nbs/06_compare.ipynb #d50dd262
+def compare(df: pd.DataFrame,               # the index, split
+            candidates,                     # architecture names or (label, TrainConfig overrides) pairs
+            cfg: TrainConfig | None = None, # the shared recipe
+            target_recall: float = 0.99,    # the Bad recall the validation threshold is chosen for
+            tta: bool = False,              # test-time augmentation
+            latency_runs: int = 30,         # timed single-image calls per model
+            quiet: bool = False) -> pd.DataFrame:
     "Train and evaluate each candidate on `df`'s split; one row of held-out metrics, size and speed per candidate."
     cfg = cfg or TrainConfig()
     rows = []
@@ -31,33 +49,38 @@ def compare(df: pd.DataFrame, candidates, cfg: TrainConfig | None = None, target
         learn = train_classifier(df, run_cfg, quiet=True)
         ev = evaluate(learn, df, target_recall, tta)
         model = learn.model.to(memory_format=torch.contiguous_format)
-        stats = model_stats(model)
         lat = model_latency(model, n=latency_runs, warmup=5)
-        rows.append(dict(model=label, arch=run_cfg.arch, family=model_spec(run_cfg.arch).family, pretrained=run_cfg.pretrained,
-                         size=run_cfg.size, epochs=run_cfg.epochs, params_m=stats['params_m'], gflops=stats['gflops'],
-                         **{k: ev.test[k] for k in ('accuracy', 'balanced_accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'pr_auc', 'fn', 'fp')},
-                         threshold=ev.threshold, accuracy_at_half=ev.test_at_half['accuracy'], recall_at_half=ev.test_at_half['recall'],
-                         latency_p50_ms=lat['p50_ms'], latency_p95_ms=lat['p95_ms'], threads=lat['threads'],
-                         train_s=learn.train_seconds, device=str(default_device())))
+        rows.append(_result_row(label, run_cfg, learn, ev, model_stats(model), lat))
     table = pd.DataFrame(rows)
     table.attrs.update(split='test', positive=BAD, target_recall=target_recall, n_test=int((df.split == 'test').sum()))
     return table
 
 # %% ../nbs/06_compare.ipynb #05326766
+QUALITY_METRICS = ['accuracy', 'recall', 'precision', 'f1', 'roc_auc']
+
+def _quality_bars(ax, table: pd.DataFrame):
+    "Bars of the test metrics per model."
+    table.set_index('model')[QUALITY_METRICS].plot.bar(ax=ax, rot=20, width=0.8)
+    ax.set_ylim(max(0, float(table[QUALITY_METRICS].min().min()) - 0.05), 1.0)
+    ax.set_ylabel('test (Bad positive)'); ax.legend(ncol=5, fontsize=8, loc='lower right')
+    ax.set_title('held-out quality at the validation-chosen threshold')
+
+def _speed_scatter(ax, table: pd.DataFrame):
+    "Test accuracy against median latency, each model's point sized by its parameters."
+    sizes = 40 + 300 * table.params_m / max(table.params_m.max(), 1e-9)
+    ax.scatter(table.latency_p50_ms, table.accuracy, s=sizes, alpha=0.6, c=range(len(table)), cmap='tab10')
+    for _, r in table.iterrows():
+        ax.annotate(r['model'], (r.latency_p50_ms, r.accuracy), fontsize=8, xytext=(4, 4), textcoords='offset points')
+    ax.set_xscale('log'); ax.set_ylabel('test accuracy'); ax.set_title('accuracy vs latency (area ~ parameters)')
+    ax.set_xlabel(f'latency p50, batch 1, ms ({table.device.iloc[0]}, {table.threads.iloc[0]} threads)')
+
+# %% ../nbs/06_compare.ipynb #37f7cd43
 def plot_comparison(table: pd.DataFrame, title: str = ''):
     "Bar chart of test metrics per model, and accuracy vs. median latency."
     import matplotlib.pyplot as plt
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw=dict(width_ratios=[1.4, 1]))
-    metrics = ['accuracy', 'recall', 'precision', 'f1', 'roc_auc']
-    table.set_index('model')[metrics].plot.bar(ax=ax1, rot=20, width=0.8)
-    lo = max(0, float(table[metrics].min().min()) - 0.05)
-    ax1.set_ylim(lo, 1.0); ax1.set_ylabel('test (Bad positive)'); ax1.legend(ncol=5, fontsize=8, loc='lower right')
-    ax1.set_title('held-out quality at the validation-chosen threshold')
-    sizes = 40 + 300 * table.params_m / max(table.params_m.max(), 1e-9)
-    ax2.scatter(table.latency_p50_ms, table.accuracy, s=sizes, alpha=0.6, c=range(len(table)), cmap='tab10')
-    for _, r in table.iterrows(): ax2.annotate(r['model'], (r.latency_p50_ms, r.accuracy), fontsize=8, xytext=(4, 4), textcoords='offset points')
-    ax2.set_xscale('log'); ax2.set_xlabel(f'latency p50, batch 1, ms ({table.device.iloc[0]}, {table.threads.iloc[0]} threads)')
-    ax2.set_ylabel('test accuracy'); ax2.set_title('accuracy vs latency (area ~ parameters)')
+    _quality_bars(ax1, table)
+    _speed_scatter(ax2, table)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -51,6 +51,7 @@ def cut_defect(img: np.ndarray, mask: np.ndarray, margin: int = 6) -> tuple[np.n
     x0, x1 = max(0, xs.min() - margin), min(mask.shape[1], xs.max() + 1 + margin)
     return img[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy()
 
+# %% ../nbs/03a_synth.ipynb #504288be
 def transform_patch(patch: np.ndarray,        # the image patch
                     mask: np.ndarray,         # its defect mask
                     scale: float = 1.0,       # size factor
@@ -90,6 +91,7 @@ def match_intensity(patch: np.ndarray, ref: np.ndarray, where: np.ndarray, ref_w
         out[..., c] = (p[..., c] - ps.mean()) / sd * (rs.std() if len(rs) > 1 else 1.0) + rs.mean()
     return out[..., 0] if patch.ndim == 2 else out
 
+# %% ../nbs/03a_synth.ipynb #d2681f14
 def _poisson_paste(target: np.ndarray, src: np.ndarray, region: np.ndarray, y: int, x: int) -> np.ndarray:
     "`src` cloned into `target` at (`y`, `x`) by OpenCV's Poisson blending, on the pixels of `region` only."
     three = lambda a: cv2.cvtColor(a, cv2.COLOR_GRAY2BGR) if a.ndim == 2 else np.ascontiguousarray(a)
@@ -107,6 +109,7 @@ def _poisson_paste(target: np.ndarray, src: np.ndarray, region: np.ndarray, y: i
     inside = (full_mask > 0)[..., None] if target.ndim == 3 else full_mask > 0
     return np.where(inside, res, target).astype(np.uint8)
 
+# %% ../nbs/03a_synth.ipynb #0f3287af
 def paste(target: np.ndarray,   # the image pasted onto
           patch: np.ndarray,    # the defect's patch
           mask: np.ndarray,     # the defect's pixels in `patch`
@@ -156,6 +159,7 @@ def scratch_mask(rng, shape, length: tuple = (0.3, 0.8), width: tuple = (1, 3)) 
     d, n = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
     return _polyline_mask(c + t * L * d + bend * n, rng.integers(width[0], width[1] + 1), shape)
 
+# %% ../nbs/03a_synth.ipynb #bbed7fad
 def crack_mask(rng, shape, steps: int = 40, branches: int = 2, width: tuple = (1, 2)) -> np.ndarray:
     "A jagged random walk with a few branches."
     h, w = shape
@@ -171,6 +175,7 @@ def crack_mask(rng, shape, steps: int = 40, branches: int = 2, width: tuple = (1
         start, heading = pts[rng.integers(len(pts))], heading + rng.choice([-1, 1]) * rng.uniform(0.5, 1.2)
     return m
 
+# %% ../nbs/03a_synth.ipynb #427dbba0
 def spot_mask(rng, shape, radius: tuple = (0.03, 0.1), n: tuple = (1, 3)) -> np.ndarray:
     "One to a few filled ellipses (pits, stains, blowholes)."
     h, w = shape
@@ -199,6 +204,7 @@ def perlin_noise(shape, res: tuple[int, int], rng) -> np.ndarray:
     bottom = dot(1, 0) * (1 - ux) + dot(1, 1) * ux
     return np.sqrt(2) * (top * (1 - uy) + bottom * uy)
 
+# %% ../nbs/03a_synth.ipynb #973287f6
 def blotch_mask(rng, shape, threshold: float = 0.5, max_area: float = 0.25) -> np.ndarray:
     "A thresholded Perlin-noise mask (DRAEM) of random cell sizes, covering at most `max_area` of the image."
     for _ in range(20):
@@ -208,8 +214,30 @@ def blotch_mask(rng, shape, threshold: float = 0.5, max_area: float = 0.25) -> n
     return spot_mask(rng, shape)
 
 # %% ../nbs/03a_synth.ipynb #93383d67
+def _blend_texture(img: np.ndarray, mask: np.ndarray, texture, rng, opacity: tuple, params: dict) -> np.ndarray:
+    "DRAEM's blend on `mask`: I' = (1 - M) I + (1 - b) M I + b M A, the texture A from another image (float result)."
+    if texture is None: raise ValueError('a blotch needs a texture image')
+    f = img.astype(float)
+    tex = cv2.resize(texture, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR).astype(float)
+    if tex.ndim != f.ndim: tex = tex.mean(-1) if tex.ndim == 3 else np.repeat(tex[..., None], 3, -1)
+    beta = float(rng.uniform(*opacity)); params['opacity'] = round(beta, 3)
+    m = mask if f.ndim == 2 else mask[..., None]
+    return np.where(m, (1 - beta) * f + beta * tex, f)
+
+def _shade(img: np.ndarray, mask: np.ndarray, part: np.ndarray, rng, contrast: tuple, params: dict) -> np.ndarray:
+    "`mask` darker or brighter than the surface by a few of its standard deviations (at least 25 grey levels)."
+    f, g = img.astype(float), _gray(img).astype(float)
+    sd = max(_gray(img)[part].std(), 8.0)
+    delta = float(rng.choice([-1, 1]) * max(25.0, rng.uniform(*contrast) * sd))
+    if delta < 0 and np.median(g[mask]) + delta < 0: delta = -delta   # keep the change visible, not clipped away
+    if delta > 0 and np.median(g[mask]) + delta > 255: delta = -delta
+    params['delta'] = round(delta, 1)
+    m = mask if f.ndim == 2 else mask[..., None]
+    return np.where(m, f + delta, f)
+
 MASK_MAKERS = dict(scratch=scratch_mask, crack=crack_mask, spot=spot_mask, blotch=blotch_mask)
 
+# %% ../nbs/03a_synth.ipynb #575d99d7
 def procedural_defect(img: np.ndarray,                   # the Good image drawn on
                       kind: str,                         # one of `PROCEDURAL_DEFECTS`
                       rng,                               # a NumPy Generator
@@ -226,24 +254,9 @@ def procedural_defect(img: np.ndarray,                   # the Good image drawn 
         mask = MASK_MAKERS[kind](rng, img.shape[:2]) & part
         if mask.sum() >= min_pixels: break
     else: raise ValueError(f'no {kind} of {min_pixels}+ pixels fits inside the part')
-    f = img.astype(float)
     params = dict(kind=kind, pixels=int(mask.sum()))
-    if kind == 'blotch':   # DRAEM: I' = (1 - M) I + (1 - b) M I + b M A, the texture A from another image
-        if texture is None: raise ValueError('a blotch needs a texture image')
-        tex = cv2.resize(texture, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR).astype(float)
-        if tex.ndim != f.ndim: tex = tex.mean(-1) if tex.ndim == 3 else np.repeat(tex[..., None], 3, -1)
-        beta = float(rng.uniform(*opacity)); params['opacity'] = round(beta, 3)
-        m = mask if f.ndim == 2 else mask[..., None]
-        out = np.where(m, (1 - beta) * f + beta * tex, f)
-    else:   # darker or brighter than the surface by a few of its standard deviations (at least 25 grey levels)
-        sd = max(_gray(img)[part].std(), 8.0)
-        delta = float(rng.choice([-1, 1]) * max(25.0, rng.uniform(*contrast) * sd)); params['delta'] = round(delta, 1)
-        g = _gray(img).astype(float)
-        if delta < 0 and np.median(g[mask]) + delta < 0: delta = -delta   # keep the change visible, not clipped away
-        if delta > 0 and np.median(g[mask]) + delta > 255: delta = -delta
-        params['delta'] = round(delta, 1)
-        m = mask if f.ndim == 2 else mask[..., None]
-        out = np.where(m, f + delta, f)
+    out = (_blend_texture(img, mask, texture, rng, opacity, params) if kind == 'blotch'
+           else _shade(img, mask, part, rng, contrast, params))
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return out, mask & np.any((out != img).reshape(*mask.shape, -1), -1), params
 
@@ -337,6 +350,7 @@ def check_synth_dest(df: pd.DataFrame, dest: Path):
         raise ValueError(f'dest {dest} is inside the dataset folder {root}: '
                          'a later scan would index the synthetic images as real ones')
 
+# %% ../nbs/03a_synth.ipynb #6f1c2642
 def synthetic_row(df: pd.DataFrame, tgt, img: np.ndarray, mask: np.ndarray, out: Path, **fields) -> dict:
     "Write a synthetic image, its mask and its record (`out` .json); its row: the target's columns, then `fields`."
     mask_path = out.with_name(f'{out.stem}_mask.png')
@@ -354,6 +368,7 @@ def synthetic_made(out: Path) -> bool:
     "Whether the synthetic image `out`, its mask and its record are all there (made by an earlier call)."
     return out.exists() and out.with_suffix('.json').exists() and out.with_name(f'{out.stem}_mask.png').exists()
 
+# %% ../nbs/03a_synth.ipynb #6476aae8
 def with_synthetic_rows(df: pd.DataFrame, rows: list) -> pd.DataFrame:
     "The index with `rows` (from `synthetic_row`) appended; width and height keep their types."
     new = pd.DataFrame(rows, columns=df.columns) if rows else df.iloc[:0]
