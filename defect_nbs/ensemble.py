@@ -8,11 +8,12 @@ import itertools
 from dataclasses import dataclass, asdict, replace
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from .core import *
 
 # %% auto #0
 __all__ = ['BUCKETS', 'BOUNDS', 'box_score', 'mask_score', 'BucketRule', 'bucket', 'describe_rule', 'images_needed',
-           'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff', 'logit', 'Stacker']
+           'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff', 'Stacker']
 
 # %% ../nbs/10_ensemble.ipynb #4631907c
 def box_score(boxes) -> float:
@@ -35,11 +36,14 @@ class BucketRule:
     found_at: float = 0.5       # localizer found a defect: score >= found_at
     clear_below: float | None = None   # localizer clear: score < clear_below (default: found_at)
     def __post_init__(self):
-        if not self.good_below <= self.bad_above: raise ValueError(f'good_below ({self.good_below}) must not exceed bad_above ({self.bad_above})')
+        if not self.good_below <= self.bad_above:
+            raise ValueError(f'good_below ({self.good_below}) must not exceed bad_above ({self.bad_above})')
         if self.clear_below is not None and self.clear_below > self.found_at:
             raise ValueError(f'clear_below ({self.clear_below}) must not exceed found_at ({self.found_at})')
     @property
-    def clear(self): return self.found_at if self.clear_below is None else self.clear_below
+    def clear(self) -> float:
+        "The localizer's clear threshold: `clear_below`, or `found_at` when it is not set."
+        return self.found_at if self.clear_below is None else self.clear_below
     @property
     def never_good(self) -> bool:
         "True when no image can be bucketed good (P(Bad) is never below 0): no Bad part can escape."
@@ -49,13 +53,17 @@ class BucketRule:
         "True when no image can be bucketed bad (P(Bad) is never above 1): no good part can be rejected."
         return self.bad_above > 1
 
+# %% ../nbs/10_ensemble.ipynb #49b3b6d7
 def _decide(p, s, r: BucketRule):
+    "One image's (bucket, reason) for P(Bad) `p` and defect score `s` (None or NaN: the classifier alone)."
     cls = 'good' if p < r.good_below else ('bad' if p >= r.bad_above else 'unsure')
-    cls_txt = f'P(Bad)={p:.3f} ' + {'good': f'< {r.good_below:g}', 'bad': f'>= {r.bad_above:g}', 'unsure': f'in [{r.good_below:g}, {r.bad_above:g})'}[cls]
+    cls_txt = f'P(Bad)={p:.3f} ' + {'good': f'< {r.good_below:g}', 'bad': f'>= {r.bad_above:g}',
+                                     'unsure': f'in [{r.good_below:g}, {r.bad_above:g})'}[cls]
     if s is None or (isinstance(s, float) and np.isnan(s)):
         return ('review' if cls == 'unsure' else cls), f'classifier only: {cls_txt}'
     loc = 'found' if s >= r.found_at else ('clear' if s < r.clear else 'unsure')
-    loc_txt = f'defect score={s:.3g} ' + {'found': f'>= {r.found_at:g}', 'clear': f'< {r.clear:g}', 'unsure': f'in [{r.clear:g}, {r.found_at:g})'}[loc]
+    loc_txt = f'defect score={s:.3g} ' + {'found': f'>= {r.found_at:g}', 'clear': f'< {r.clear:g}',
+                                          'unsure': f'in [{r.clear:g}, {r.found_at:g})'}[loc]
     if cls == 'good' and loc == 'clear': return 'good', f'both clear: {cls_txt}; {loc_txt}'
     if cls == 'bad' and loc == 'found': return 'bad', f'both found a defect: {cls_txt}; {loc_txt}'
     why = 'unsure' if 'unsure' in (cls, loc) else 'disagree'
@@ -63,7 +71,7 @@ def _decide(p, s, r: BucketRule):
 
 # %% ../nbs/10_ensemble.ipynb #2b0a0246
 def bucket(p_bad, score=None, rule: BucketRule | None = None, **thresholds):
-    "Good / bad / review for P(Bad) and a localizer's defect score (one image, arrays, or a DataFrame), with the reason."
+    "Good / bad / review for P(Bad) and a localizer's defect score (one image, arrays, a DataFrame), with the reason."
     rule = replace(rule or BucketRule(), **thresholds)
     if isinstance(p_bad, pd.DataFrame):
         df = p_bad
@@ -76,43 +84,47 @@ def bucket(p_bad, score=None, rule: BucketRule | None = None, **thresholds):
     p = np.asarray(p_bad, float)
     s = [None] * len(p) if score is None else np.asarray(score, float)
     if len(s) != len(p): raise ValueError(f'{len(p)} probabilities but {len(s)} defect scores')
-    if np.isnan(p).any(): raise ValueError('P(Bad) has NaN values: an image without a prediction cannot be bucketed')
+    if np.isnan(p).any():
+        raise ValueError('P(Bad) has NaN values: an image without a prediction cannot be bucketed')
     rows = [_decide(pi, si, rule) for pi, si in zip(p, s)]
     return pd.DataFrame(rows, columns=['bucket', 'reason'])
 
 # %% ../nbs/10_ensemble.ipynb #642de0f0
 def describe_rule(rule: BucketRule, localizer: bool = True) -> str:
-    "The rule in one sentence: what makes an image good, bad or review (`localizer=False`: the classifier decides alone)."
-    if rule.never_good and rule.never_bad: return ('' if localizer else 'classifier only (no localizer): ') + 'review every image (the rule never says good or bad)'
-    if localizer:
-        good = 'never good' if rule.never_good else f'good if P(Bad) < {rule.good_below:.4g} and the localizer is clear (defect score < {rule.clear:.4g})'
-        bad = 'never bad' if rule.never_bad else f'bad if P(Bad) ≥ {rule.bad_above:.4g} and the localizer finds a defect (defect score ≥ {rule.found_at:.4g})'
-        return f'{good}; {bad}; review otherwise'
+    "The rule in one sentence: what makes an image good, bad or review (`localizer=False`: the classifier alone)."
+    alone = '' if localizer else 'classifier only (no localizer): '
+    if rule.never_good and rule.never_bad: return alone + 'review every image (the rule never says good or bad)'
     good = 'never good' if rule.never_good else f'good if P(Bad) < {rule.good_below:.4g}'
     bad = 'never bad' if rule.never_bad else f'bad if P(Bad) ≥ {rule.bad_above:.4g}'
-    return f'classifier only (no localizer): {good}; {bad}; review otherwise'
+    if localizer and not rule.never_good: good += f' and the localizer is clear (defect score < {rule.clear:.4g})'
+    if localizer and not rule.never_bad:
+        bad += f' and the localizer finds a defect (defect score ≥ {rule.found_at:.4g})'
+    return f'{alone}{good}; {bad}; review otherwise'
 
 # %% ../nbs/10_ensemble.ipynb #ffc3e0dc
 def images_needed(max_rate: float, level: float = 0.95) -> int:
-    "The fewest images with no failure whose one-sided upper bound at `level` is at most `max_rate` (Bad images for an escape limit, good ones for a false-reject limit)."
+    "The fewest failure-free images whose one-sided upper bound at `level` is at most `max_rate`."
+    # Bad images for an escape limit, good ones for a false-reject limit
     if max_rate <= 0: raise ValueError('no finite number of images shows a rate of exactly 0')
     if max_rate >= 1: return 0
     n = max(1, int(np.ceil(np.log(1 - level) / np.log1p(-max_rate))))
-    while n > 1 and binomial_upper(0, n - 1, level) <= max_rate: n -= 1   # the closed form, checked against the bound itself
+    while n > 1 and binomial_upper(0, n - 1, level) <= max_rate: n -= 1   # the closed form, checked against the bound
     while binomial_upper(0, n, level) > max_rate: n += 1
     return n
 
 # %% ../nbs/10_ensemble.ipynb #4fb5caf5
 def bucket_rates(buckets, labels, level: float = 0.95, rule: BucketRule | None = None) -> dict:
-    "Escape rate (Bad -> good), false-reject rate (Good -> bad) and review rate of `buckets` against `labels`, each with its exact CI at `level`."
+    "Escape (Bad -> good), false-reject (Good -> bad) and review rates of `buckets`, each with its exact CI at `level`."
     b, y = np.asarray(buckets), label_to_int(labels)
     n_bad, n_good = int((y == 1).sum()), int((y == 0).sum())
-    counts = dict(escape=(int(((b == 'good') & (y == 1)).sum()), n_bad), false_reject=(int(((b == 'bad') & (y == 0)).sum()), n_good),
+    counts = dict(escape=(int(((b == 'good') & (y == 1)).sum()), n_bad),
+                  false_reject=(int(((b == 'bad') & (y == 0)).sum()), n_good),
                   review=(int((b == 'review').sum()), len(b)))
+    never = dict(escape=rule is not None and rule.never_good, false_reject=rule is not None and rule.never_bad)
     out = {}
     for name, (k, m) in counts.items():
         (lo, hi), up = binomial_ci(k, m, level), binomial_upper(k, m, level)
-        if rule is not None and ((name == 'escape' and rule.never_good) or (name == 'false_reject' and rule.never_bad)): lo, hi, up = 0.0, 0.0, 0.0
+        if never.get(name): lo, hi, up = 0.0, 0.0, 0.0   # the rule cannot make this mistake on any image
         out.update({f'{name}_rate': k / max(m, 1), f'{name}_low': lo, f'{name}_high': hi, f'{name}_upper': up})
     return dict(out, escapes=counts['escape'][0], false_rejects=counts['false_reject'][0], reviews=counts['review'][0],
                 n=len(b), n_bad=n_bad, n_good=n_good, level=level)
@@ -121,6 +133,7 @@ def bucket_rates(buckets, labels, level: float = 0.95, rule: BucketRule | None =
 BOUNDS = ('estimate', 'upper')
 
 def _cands(x, n):
+    "Candidate thresholds: 0, `n` quantiles of `x`, and just above its maximum."
     x = np.asarray(x, float)
     q = np.unique(np.quantile(x, np.linspace(0, 1, n)))
     return np.unique(np.concatenate([[0.0], q, [np.nextafter(x.max(), np.inf)]]))
@@ -130,8 +143,9 @@ def _upper_of(counts, total, level):
     ub = {k: binomial_upper(k, total, level) for k in np.unique(counts)}
     return np.array([ub[k] for k in counts], float)
 
+# %% ../nbs/10_ensemble.ipynb #cab026d3
 def rule_table(p_bad, labels, score=None, n: int = 25, level: float = 0.95, **fixed) -> pd.DataFrame:
-    "Rates of every candidate rule on labelled data (vectorised), with their one-sided upper bounds at `level`: one row per (good_below, bad_above, found_at)."
+    "The rates and upper bounds (at `level`) of every candidate rule: a row per (good_below, bad_above, found_at)."
     p, y = np.asarray(p_bad, float), label_to_int(labels)
     pc = _cands(p, n)
     goods = [fixed['good_below']] if 'good_below' in fixed else pc                      # includes 0: never good
@@ -152,25 +166,28 @@ def rule_table(p_bad, labels, score=None, n: int = 25, level: float = 0.95, **fi
                 rows.append((g, b, f, ((good) & (y == 1)).sum(), ((bad) & (y == 0)).sum(), (~good & ~bad).sum()))
     t = pd.DataFrame(rows, columns=['good_below', 'bad_above', 'found_at', 'escapes', 'false_rejects', 'reviews'])
     n_bad, n_good = int((y == 1).sum()), int((y == 0).sum())
-    t = t.assign(escape_rate=t.escapes / max(n_bad, 1), false_reject_rate=t.false_rejects / max(n_good, 1), review_rate=t.reviews / len(p))
+    t = t.assign(escape_rate=t.escapes / max(n_bad, 1), false_reject_rate=t.false_rejects / max(n_good, 1),
+                 review_rate=t.reviews / len(p))
     never_good, never_bad = t.good_below <= 0, t.bad_above > 1   # these hold for every image, not just these
     return t.assign(escape_upper=np.where(never_good, 0.0, _upper_of(t.escapes.to_numpy(), n_bad, level)),
                     false_reject_upper=np.where(never_bad, 0.0, _upper_of(t.false_rejects.to_numpy(), n_good, level)))
 
+# %% ../nbs/10_ensemble.ipynb #e8a2c6fa
 def choose_rule(p_bad, labels, score=None,
                 max_escape: float = 0.005,       # largest tolerated share of Bad parts bucketed good
                 max_false_reject: float = 0.01,  # largest tolerated share of good parts bucketed bad
                 n: int = 25,                     # quantiles of each score tried as thresholds
-                bound: str = 'estimate',         # hold the limits on the observed rates ('estimate') or on their upper bounds ('upper')
+                bound: str = 'estimate',         # limits on the rates ('estimate') or on their upper bounds ('upper')
                 level: float = 0.95,             # confidence of the upper bounds
                 **fixed) -> BucketRule:
-    "The rule with the smallest review rate whose escape and false-reject rates (or their upper bounds) on this (validation) data are within the limits."
+    "The rule of least review whose escape and false-reject rates (or bounds) on these (valid) data keep the limits."
     if bound not in BOUNDS: raise ValueError(f'bound must be one of {BOUNDS}, not {bound!r}')
     if max_escape < 0 or max_false_reject < 0: raise ValueError('the limits must not be negative')
     t = rule_table(p_bad, labels, score, n, level, **fixed)
     esc, fr = ('escape_rate', 'false_reject_rate') if bound == 'estimate' else ('escape_upper', 'false_reject_upper')
     ok = t[(t[esc] <= max_escape) & (t[fr] <= max_false_reject)]
-    if ok.empty: raise ValueError(f'no rule is within the limits with {fixed} fixed (unpinned, reviewing everything always is)')
+    if ok.empty:
+        raise ValueError(f'no rule is within the limits with {fixed} fixed (unpinned, reviewing everything always is)')
     best = ok.sort_values(['review_rate', esc, fr, 'escape_rate', 'false_reject_rate'], kind='stable').iloc[0]
     f = best.found_at
     return BucketRule(float(best.good_below), float(best.bad_above), 0.5 if np.isnan(f) else float(f),
@@ -185,63 +202,73 @@ def tradeoff(p_bad, labels, score=None, max_false_reject: float = 0.01, n: int =
     front['review_rate'] = front.review_rate.cummin()
     return front
 
+# %% ../nbs/10_ensemble.ipynb #8ae81447
 def plot_tradeoff(front: pd.DataFrame, test_point: dict | None = None, target: dict | None = None, title: str = ''):
     "Review rate against escape rate (validation front), with the chosen rule's test result and the target box."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.step(100 * front.escape_rate, 100 * front.review_rate, where='post', label='validation: least review for each escape rate')
-    if test_point: ax.plot(100 * test_point['escape_rate'], 100 * test_point['review_rate'], 'r*', ms=14, label='chosen rule on test')
+    ax.step(100 * front.escape_rate, 100 * front.review_rate, where='post',
+            label='validation: least review for each escape rate')
+    if test_point:
+        ax.plot(100 * test_point['escape_rate'], 100 * test_point['review_rate'], 'r*', ms=14,
+                label='chosen rule on test')
     if target:
-        ax.axvline(100 * target['max_escape'], color='gray', ls='--'); ax.axhline(100 * target['max_review'], color='gray', ls=':')
-        ax.fill_between([0, 100 * target['max_escape']], 0, 100 * target['max_review'], color='green', alpha=0.1, label='target')
+        ax.axvline(100 * target['max_escape'], color='gray', ls='--')
+        ax.axhline(100 * target['max_review'], color='gray', ls=':')
+        ax.fill_between([0, 100 * target['max_escape']], 0, 100 * target['max_review'], color='green', alpha=0.1,
+                        label='target')
     ax.set_xlabel('escape rate (% of Bad parts bucketed good)'); ax.set_ylabel('review rate (% of all parts)')
     ax.set_xlim(left=-0.2); ax.set_ylim(bottom=0); ax.legend(fontsize=8); ax.set_title(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/10_ensemble.ipynb #acb1a44d
-def logit(p, eps: float = 1e-6) -> np.ndarray:
-    "log(p / (1 - p)), with p clipped to [eps, 1 - eps]: a probability as a score on an unbounded scale."
-    p = np.clip(np.asarray(p, float), eps, 1 - eps)
-    return np.log(p / (1 - p))
-
 class Stacker:
-    "One P(Bad) from several scores per image: a standardised logistic regression fitted on labelled (validation) images, with out-of-fold probabilities for choosing a rule on the same images."
+    "One P(Bad) from several scores per image: a standardised logistic regression fitted on labelled (valid) images."
     def __init__(self, names, C: float = 1.0, folds: int = 5, seed: int = 0):
         self.names, self.C, self.folds, self.seed = list(names), C, folds, seed
         self.model, self.oof = None, None
 
     def _pipeline(self):
+        "An unfitted standardise-then-logistic-regression pipeline."
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.linear_model import LogisticRegression
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=1000))
 
     def _check(self, X) -> np.ndarray:
+        "`X` as a float array of one finite score per name and image, or a clear error."
         X = np.asarray(X, float)
-        if X.ndim != 2 or X.shape[1] != len(self.names): raise ValueError(f'expected {len(self.names)} scores per image ({self.names}), got shape {X.shape}')
-        if not np.isfinite(X).all(): raise ValueError('the scores have NaN or infinite values: an image without every score cannot be stacked')
+        if X.ndim != 2 or X.shape[1] != len(self.names):
+            raise ValueError(f'expected {len(self.names)} scores per image ({self.names}), got shape {X.shape}')
+        if not np.isfinite(X).all():
+            raise ValueError('the scores have NaN or infinite values: an image without every score cannot be stacked')
         return X
 
-    def fit(self, X, labels, groups=None) -> 'Stacker':
-        "Fit on all rows, and keep out-of-fold probabilities (`oof`) from `folds` stratified (grouped when `groups` is given) folds."
-        from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_predict
-        X, y = self._check(X), label_to_int(labels)
-        n_min = int(min(y.sum(), len(y) - y.sum()))
-        if n_min < 2: raise ValueError(f'a stacker needs at least 2 Bad and 2 good images; got {int(y.sum())} Bad of {len(y)}')
-        k = min(self.folds, n_min, len(set(groups)) if groups is not None else n_min)
-        cv = (StratifiedGroupKFold(k, shuffle=True, random_state=self.seed) if groups is not None
-              else StratifiedKFold(k, shuffle=True, random_state=self.seed))
-        self.oof = cross_val_predict(self._pipeline(), X, y, cv=cv, groups=groups, method='predict_proba')[:, 1]
-        self.model, self.n_folds = self._pipeline().fit(X, y), k
-        return self
+# %% ../nbs/10_ensemble.ipynb #6e02c054
+@patch
+def fit(self: Stacker, X, labels, groups=None) -> Stacker:
+    "Fit on all rows, and keep out-of-fold probabilities (`oof`) from `folds` stratified (grouped with `groups`) folds."
+    from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_predict
+    X, y = self._check(X), label_to_int(labels)
+    n_min = int(min(y.sum(), len(y) - y.sum()))
+    if n_min < 2:
+        raise ValueError(f'a stacker needs at least 2 Bad and 2 good images; got {int(y.sum())} Bad of {len(y)}')
+    k = min(self.folds, n_min, len(set(groups)) if groups is not None else n_min)
+    cv = (StratifiedGroupKFold(k, shuffle=True, random_state=self.seed) if groups is not None
+          else StratifiedKFold(k, shuffle=True, random_state=self.seed))
+    self.oof = cross_val_predict(self._pipeline(), X, y, cv=cv, groups=groups, method='predict_proba')[:, 1]
+    self.model, self.n_folds = self._pipeline().fit(X, y), k
+    return self
 
-    def predict(self, X) -> np.ndarray:
-        "P(Bad) of each row."
-        if self.model is None: raise ValueError('fit the stacker first')
-        return self.model.predict_proba(self._check(X))[:, 1]
+# %% ../nbs/10_ensemble.ipynb #d1083d34
+@patch
+def predict(self: Stacker, X) -> np.ndarray:
+    "P(Bad) of each row."
+    if self.model is None: raise ValueError('fit the stacker first')
+    return self.model.predict_proba(self._check(X))[:, 1]
 
-    @property
-    def weights(self) -> dict:
-        "Each score's coefficient on the standardised scale: how much one standard deviation of it moves the log-odds of Bad."
-        return dict(zip(self.names, self.model[-1].coef_[0].round(4).tolist()))
+@patch(as_prop=True)
+def weights(self: Stacker) -> dict:
+    "Each score's coefficient on the standardised scale: how far one of its standard deviations moves Bad's log-odds."
+    return dict(zip(self.names, self.model[-1].coef_[0].round(4).tolist()))
