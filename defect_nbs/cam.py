@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
+from fastcore.basics import chunked
 from .core import *
 from .data import load_image, load_mask, mask_to_boxes, usable
 from .models import *
@@ -28,7 +29,7 @@ def _target_indices(model: DefectClassifier, target: str | int = 'bad') -> list[
     return [target if isinstance(target, int) else model.classes.index(target)]
 
 def _evidence_weights(model: DefectClassifier, target: str | int = 'bad'):
-    "Weight vector and bias turning a feature vector into the logit of `target` minus the logit of `good` (zero bias for cosine heads)."
+    "Weight vector and bias turning a feature vector into the logit of `target` minus that of `good` (cosine: no bias)."
     head = model.head
     w = head.weight.detach()
     b = head.bias.detach() if getattr(head, 'bias', None) is not None else torch.zeros(len(w))
@@ -36,30 +37,42 @@ def _evidence_weights(model: DefectClassifier, target: str | int = 'bad'):
     targets = _target_indices(model, target)
     return w[targets] - w[0], b[targets] - b[0]
 
+def _with_size(pre: Preprocess, size: int | None) -> Preprocess:
+    "A copy of `pre` at input `size` (unchanged when None)."
+    pre = copy.copy(pre)
+    if size: pre.size = size
+    return pre
+
+# %% ../nbs/07_cam.ipynb #6052ea92
+def _cam_batch(model: DefectClassifier, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, target) -> torch.Tensor:
+    "Bad-vs-good logit maps of the preprocessed batch `x`: the most likely defect class at each place."
+    feats = model.backbone.forward_features(x)
+    if feats.ndim != 4:
+        raise ValueError('class activation maps need a CNN feature map; use `gradcam_maps` for transformers')
+    logits = model.head(model.backbone.forward_head(feats))
+    if isinstance(model.head, CosineHead):
+        feats = feats / feats.mean((2, 3), keepdim=True).norm(dim=1, keepdim=True).clamp_min(1e-12)
+    maps = torch.einsum('kc,nchw->nkhw', w, feats) + b[None, :, None, None]
+    gap = logits[:, _target_indices(model, target)] - logits[:, :1]
+    if not torch.allclose(maps.mean((2, 3)), gap, atol=1e-3, rtol=1e-3):   # pooling is not the last step
+        raise ValueError(f'{model.config["arch"]} is not a pooled-features + linear-head network, so CAM is not exact; '
+                         'use `gradcam_maps`')
+    return maps.max(1).values.cpu()
+
+# %% ../nbs/07_cam.ipynb #7f016582
 @torch.no_grad()
 def class_activation_maps(model: DefectClassifier, images, target: str | int = 'bad', size: int | None = None,
                           batch_size: int = 16) -> np.ndarray:
-    "Bad-vs-good logit maps `(n, h, w)` on the last feature grid (CNNs with a pooled linear/cosine head), or the learned defect map of a `segment` head; `size` overrides the input size."
+    "Bad-vs-good logit maps `(n, h, w)` on the last feature grid (or a `segment` head's map), at input `size`."
     model = model.eval()
     dev = next(model.parameters()).device
-    pre = copy.copy(model.preprocess)
-    if size: pre.size = size
+    pre = _with_size(model.preprocess, size)
     if isinstance(model.head, DefectMapHead):   # the map was trained on masks: it is the localization
-        return torch.cat([model.defect_map(pre(images[i:i + batch_size]).to(dev))[:, 0].float().cpu()
-                          for i in range(0, len(images), batch_size)]).numpy()
+        return torch.cat([model.defect_map(pre(batch).to(dev))[:, 0].float().cpu()
+                          for batch in chunked(images, batch_size)]).numpy()
     w, b = (t.to(dev) for t in _evidence_weights(model, target))
-    out = []
-    for i in range(0, len(images), batch_size):
-        feats = model.backbone.forward_features(pre(images[i:i + batch_size]).to(dev))
-        if feats.ndim != 4: raise ValueError('class activation maps need a CNN feature map; use `gradcam_maps` for transformers')
-        logits = model.head(model.backbone.forward_head(feats))
-        if isinstance(model.head, CosineHead):
-            feats = feats / feats.mean((2, 3), keepdim=True).norm(dim=1, keepdim=True).clamp_min(1e-12)
-        maps = torch.einsum('kc,nchw->nkhw', w, feats) + b[None, :, None, None]
-        if not torch.allclose(maps.mean((2, 3)), logits[:, _target_indices(model, target)] - logits[:, :1], atol=1e-3, rtol=1e-3):   # pooling is not the last step
-            raise ValueError(f'{model.config["arch"]} is not a pooled-features + linear-head network, so CAM is not exact; use `gradcam_maps`')
-        out.append(maps.max(1).values.cpu())   # the most likely defect class at each place
-    return torch.cat(out).numpy()
+    maps = [_cam_batch(model, pre(batch).to(dev), w, b, target) for batch in chunked(images, batch_size)]
+    return torch.cat(maps).numpy()
 
 # %% ../nbs/07_cam.ipynb #7829807e
 def to_image(heat: np.ndarray, pre: Preprocess, image_size: tuple[int, int]) -> np.ndarray:
@@ -80,12 +93,15 @@ def to_image(heat: np.ndarray, pre: Preprocess, image_size: tuple[int, int]) -> 
     out[max(y0, 0):y0 + ch, max(x0, 0):x0 + cw] = win[max(-y0, 0):H - y0, max(-x0, 0):W - x0]
     return out
 
-def heatmaps(model: DefectClassifier, images, method: str = 'cam', size: int | None = None, **kwargs) -> list[np.ndarray]:
-    "One map per PIL image at the image's own size: `'cam'` (logit units), `'map'` (the learned defect map of a `segment` head) or a Grad-CAM method."
-    if method == 'map' and not isinstance(model.head, DefectMapHead): raise ValueError("method='map' needs a model with a 'segment' head")
-    grid = class_activation_maps(model, images, size=size, **kwargs) if method in ('cam', 'map') else gradcam_maps(model, images, method, size=size, **kwargs)
-    pre = copy.copy(model.preprocess)
-    if size: pre.size = size
+# %% ../nbs/07_cam.ipynb #497f36da
+def heatmaps(model: DefectClassifier, images, method: str = 'cam', size: int | None = None,
+             **kwargs) -> list[np.ndarray]:
+    "One map per PIL image at its own size: `'cam'` (logit units), `'map'` (a `segment` head's) or a Grad-CAM method."
+    if method == 'map' and not isinstance(model.head, DefectMapHead):
+        raise ValueError("method='map' needs a model with a 'segment' head")
+    grid = (class_activation_maps(model, images, size=size, **kwargs) if method in ('cam', 'map')
+            else gradcam_maps(model, images, method, size=size, **kwargs))
+    pre = _with_size(model.preprocess, size)
     return [to_image(g, pre, im.size) for g, im in zip(grid, images)]
 
 # %% ../nbs/07_cam.ipynb #416472be
@@ -105,7 +121,7 @@ GRADCAM_METHODS = ('gradcam', 'gradcam++', 'xgradcam', 'eigencam', 'layercam', '
 def gradcam_layer(model: DefectClassifier):
     "The layer Grad-CAM hooks, and the reshape for token outputs (None for CNNs)."
     bb = model.backbone
-    if hasattr(bb, 'blocks') and hasattr(bb, 'patch_embed') and not hasattr(bb, 'conv_head'):   # ViT / DeiT
+    if hasattr(bb, 'blocks') and hasattr(bb, 'patch_embed') and not hasattr(bb, 'conv_head'):   # ViT, DeiT
         gh, gw = bb.patch_embed.grid_size
         skip = getattr(bb, 'num_prefix_tokens', 1)
         def reshape(t): return t[:, skip:].reshape(t.shape[0], gh, gw, t.shape[-1]).permute(0, 3, 1, 2)
@@ -115,34 +131,37 @@ def gradcam_layer(model: DefectClassifier):
         if layer is not None: return (layer[-1] if isinstance(layer, torch.nn.Sequential) else layer), None
     raise ValueError(f'no Grad-CAM layer known for {type(bb).__name__}; pass `layer=`')
 
+# %% ../nbs/07_cam.ipynb #8bad4946
 class _BadVsGood:
+    "The Grad-CAM target: the best defect class's logit minus the Good logit."
     def __call__(self, out): return out[..., 1:].max(-1).values - out[..., 0]
 
 def gradcam_maps(model: DefectClassifier, images, method: str = 'gradcam', size: int | None = None, layer=None,
                  batch_size: int = 8) -> np.ndarray:
-    "Grad-CAM-family maps `(n, size, size)` in [0, 1] (per-image scaled by the `grad-cam` package) for the Bad-vs-Good logit."
+    "Grad-CAM-family maps `(n, size, size)` in [0, 1] (scaled per image by `grad-cam`) for the Bad-vs-Good logit."
     import pytorch_grad_cam as pgc
-    cls = dict(gradcam=pgc.GradCAM, xgradcam=pgc.XGradCAM, eigencam=pgc.EigenCAM, layercam=pgc.LayerCAM, hirescam=pgc.HiResCAM,
-               **{'gradcam++': pgc.GradCAMPlusPlus})
+    cls = dict(gradcam=pgc.GradCAM, xgradcam=pgc.XGradCAM, eigencam=pgc.EigenCAM, layercam=pgc.LayerCAM,
+               hirescam=pgc.HiResCAM, **{'gradcam++': pgc.GradCAMPlusPlus})
     if method not in cls: raise ValueError(f'method must be one of {GRADCAM_METHODS}, not {method!r}')
     model = model.eval()
-    pre = copy.copy(model.preprocess)
-    if size: pre.size = size
+    pre = _with_size(model.preprocess, size)
     target_layer, reshape = (layer, None) if layer is not None else gradcam_layer(model)
     out = []
     with cls[method](model=model, target_layers=[target_layer], reshape_transform=reshape) as cam:
-        for i in range(0, len(images), batch_size):
-            x = pre(images[i:i + batch_size]).to(next(model.parameters()).device)
+        for batch in chunked(images, batch_size):
+            x = pre(batch).to(next(model.parameters()).device)
             out.append(cam(input_tensor=x, targets=[_BadVsGood()] * len(x)))
     return np.concatenate(out)
 
 # %% ../nbs/07_cam.ipynb #463d1c91
 def _iou(a, b):
+    "Intersection over union of two boxes (x0, y0, x1, y1)."
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0])); iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 def _shrink(a, max_side, order):
+    "`a` zoomed down so its longest side is at most `max_side` (spline `order`: 1 for maps, 0 for masks)."
     s = max_side / max(a.shape)
     return a if s >= 1 else ndimage.zoom(a.astype(np.float32), s, order=order)
 
@@ -151,29 +170,39 @@ def box_hit(heat, mask, threshold, iou: float = 0.5, min_area: int = 16) -> bool
     pred, true = heat_boxes(heat, threshold, min_area), mask_to_boxes(mask)
     return any(_iou(p[:4], t) >= iou for p in pred for t in true)
 
-def localization_metrics(heats, masks, threshold: float, ious=(0.3, 0.5, 0.7), n_thresholds: int = 30, tolerance: int = 0,
-                         max_side: int = 256, min_area: int = 16) -> dict:
+def _pointed(heat, mask, tolerance: int = 0) -> bool:
+    "Is the map's maximum inside the defect (grown by `tolerance` pixels)?"
+    near = ndimage.binary_dilation(mask, iterations=tolerance) if tolerance else mask
+    return bool(near.flat[np.argmax(heat)])
+
+# %% ../nbs/07_cam.ipynb #44f3cd8e
+def localization_metrics(heats,                      # maps, one per image
+                         masks,                      # their masks (all-zero for good images)
+                         threshold: float,           # the map threshold for boxes (chosen on validation)
+                         ious=(0.3, 0.5, 0.7),       # MaxBoxAcc's IoU levels
+                         n_thresholds: int = 30,     # MaxBoxAcc's threshold grid
+                         tolerance: int = 0,         # the pointing game's margin (pixels)
+                         max_side: int = 256,        # the common scale
+                         min_area: int = 16) -> dict:# the smallest box region (pixels)
     "Pixel AUROC/AP, pointing game, box accuracy and false alarms at `threshold`, and MaxBoxAcc, of maps against masks."
     from sklearn.metrics import roc_auc_score, average_precision_score
     hs = [_shrink(h, max_side, 1) for h in heats]
     ms = [_shrink(m, max_side, 0) > 0.5 for m in masks]
-    bad = [i for i, m in enumerate(ms) if m.any()]
-    good = [i for i, m in enumerate(ms) if not m.any()]
+    bad, good = [i for i, m in enumerate(ms) if m.any()], [i for i, m in enumerate(ms) if not m.any()]
     y, s = np.concatenate([m.ravel() for m in ms]), np.concatenate([h.ravel() for h in hs])
-    def pointed(h, m):
-        near = ndimage.binary_dilation(m, iterations=tolerance) if tolerance else m
-        return bool(near.flat[np.argmax(h)])
-    lo, hi = np.percentile(s, 50), s.max()
-    grid = np.linspace(lo, hi, n_thresholds)
-    def acc(t, iou): return np.mean([box_hit(hs[i], ms[i], t, iou, min_area) for i in bad]) if bad else np.nan
-    out = dict(pixel_auroc=roc_auc_score(y, s) if 0 < y.sum() < len(y) else np.nan, pixel_ap=average_precision_score(y, s),
-               pointing_game=np.mean([pointed(hs[i], ms[i]) for i in bad]) if bad else np.nan,
-               box_acc_iou50=acc(threshold, 0.5),
-               good_with_box=np.mean([bool(heat_boxes(hs[i], threshold, min_area)) for i in good]) if good else np.nan,
-               bad_with_box=np.mean([bool(heat_boxes(hs[i], threshold, min_area)) for i in bad]) if bad else np.nan,
+    mean_over = lambda f, rows: np.mean([f(i) for i in rows]) if rows else np.nan
+    acc = lambda t, iou: mean_over(lambda i: box_hit(hs[i], ms[i], t, iou, min_area), bad)
+    boxed = lambda i: bool(heat_boxes(hs[i], threshold, min_area))
+    out = dict(pixel_auroc=roc_auc_score(y, s) if 0 < y.sum() < len(y) else np.nan,
+               pixel_ap=average_precision_score(y, s),
+               pointing_game=mean_over(lambda i: _pointed(hs[i], ms[i], tolerance), bad),
+               box_acc_iou50=acc(threshold, 0.5), good_with_box=mean_over(boxed, good),
+               bad_with_box=mean_over(boxed, bad),
                threshold=threshold, n_bad=len(bad), n_good=len(good))
+    grid = np.linspace(np.percentile(s, 50), s.max(), n_thresholds)
     best = {iou: max(acc(t, iou) for t in grid) for iou in ious}
-    out.update({f'max_box_acc_iou{round(iou * 100)}': v for iou, v in best.items()}, max_box_acc=float(np.mean(list(best.values()))))
+    out.update({f'max_box_acc_iou{round(iou * 100)}': v for iou, v in best.items()},
+               max_box_acc=float(np.mean(list(best.values()))))
     return out
 
 # %% ../nbs/07_cam.ipynb #23871400
@@ -185,18 +214,21 @@ def choose_threshold(heats, masks, max_side: int = 256, n: int = 100) -> float:
     f1 = [2 * (tp := (ms & (hs >= t)).sum()) / max(ms.sum() + (hs >= t).sum(), 1) for t in cands]
     return float(cands[int(np.argmax(f1))])
 
+# %% ../nbs/07_cam.ipynb #415dcf0d
 def split_maps(model, df: pd.DataFrame, split: str, method: str = 'cam', size: int | None = None, quiet: bool = True):
     "Maps and masks (empty for good images) of the usable images of `split` that have a mask or are good."
     rows = usable(df)[lambda d: (d.split == split) & ((d.label == GOOD) | (d['mask'].fillna('') != ''))]
     heats, masks = [], []
-    for i in progress(range(0, len(rows), 16), quiet, desc=split):
-        chunk = rows.iloc[i:i + 16]
+    for at in progress(list(chunked(range(len(rows)), 16)), quiet, desc=split):
+        chunk = rows.iloc[at]
         ims = [load_image(p, model.preprocess.mode) for p in chunk.path]
         heats += heatmaps(model, ims, method, size=size)
-        masks += [load_mask(m, im.size) if lab == BAD else np.zeros(im.size[::-1], bool) for m, lab, im in zip(chunk['mask'], chunk.label, ims)]
+        masks += [load_mask(m, im.size) if lab == BAD else np.zeros(im.size[::-1], bool)
+                  for m, lab, im in zip(chunk['mask'], chunk.label, ims)]
     return heats, masks, rows
 
-def evaluate_localization(model, df: pd.DataFrame, method: str = 'cam', size: int | None = None, quiet: bool = True, **kwargs) -> dict:
+def evaluate_localization(model, df: pd.DataFrame, method: str = 'cam', size: int | None = None, quiet: bool = True,
+                          **kwargs) -> dict:
     "Threshold chosen on `valid`, metrics on `test` (Bad positive, masks as truth)."
     vh, vm, _ = split_maps(model, df, 'valid', method, size, quiet)
     th, tm, rows = split_maps(model, df, 'test', method, size, quiet)
@@ -204,7 +236,13 @@ def evaluate_localization(model, df: pd.DataFrame, method: str = 'cam', size: in
                 **localization_metrics(th, tm, choose_threshold(vh, vm), **kwargs))
 
 # %% ../nbs/07_cam.ipynb #eb3db014
-def plot_heatmaps(images, heats, masks=None, threshold: float | None = None, titles=None, ncols: int = 4, alpha: float = 0.45):
+def plot_heatmaps(images,                         # PIL images or arrays
+                  heats,                          # their maps, at the images' size
+                  masks=None,                     # true masks, outlined in green
+                  threshold: float | None = None, # boxes of the regions above it, in red
+                  titles=None,                    # one per image
+                  ncols: int = 4,                 # images per row
+                  alpha: float = 0.45):           # the map's opacity
     "Images with their heat map, the true mask outline (green) and the boxes above `threshold` (red)."
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
