@@ -8,12 +8,13 @@ import os, shutil
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from fastcore.basics import chunked
 from .core import *
 from .data import load_image, load_mask, mask_to_boxes, usable
 from .train import threshold_for_recall, binary_metrics
 
 # %% auto #0
-__all__ = ['YOLO_SPLITS', 'yolo_lines', 'write_yolo_dataset', 'train_yolo', 'yolo_regions', 'evaluate_yolo']
+__all__ = ['YOLO_SPLITS', 'yolo_lines', 'write_yolo_dataset', 'ultralytics_env', 'train_yolo', 'yolo_regions', 'evaluate_yolo']
 
 # %% ../nbs/09_yolo.ipynb #ec6de410
 def yolo_lines(mask: np.ndarray, cls: int = 0, min_area: int = 9) -> list[str]:
@@ -25,8 +26,13 @@ def yolo_lines(mask: np.ndarray, cls: int = 0, min_area: int = 9) -> list[str]:
 # %% ../nbs/09_yolo.ipynb #82aaa0ad
 YOLO_SPLITS = dict(train='train', valid='val', test='test')
 
+def _label_lines(r, names: list[str], classes: str, min_area: int) -> list[str]:
+    "The YOLO label lines of index row `r`: none for a good image (background), one per mask region for a bad one."
+    if r.label == GOOD: return []
+    return yolo_lines(load_mask(r['mask']), 0 if classes == 'single' else names.index(r.defect), min_area)
+
 def write_yolo_dataset(df: pd.DataFrame, dest, classes: str = 'single', min_area: int = 9, quiet: bool = True) -> Path:
-    "A YOLO dataset (links to the images, labels from the masks, good images as background) in `dest`; returns `data.yaml`."
+    "A YOLO dataset (links to the images, labels from the masks, good images as background) in `dest`: its `data.yaml`."
     dest = Path(dest)
     rows = usable(df)
     rows = rows[rows.split.isin(list(YOLO_SPLITS)) & ((rows.label == GOOD) | (rows['mask'].fillna('') != ''))]
@@ -37,21 +43,33 @@ def write_yolo_dataset(df: pd.DataFrame, dest, classes: str = 'single', min_area
         lab = dest / 'labels' / split / f'{img.stem}.txt'
         img.parent.mkdir(parents=True, exist_ok=True); lab.parent.mkdir(parents=True, exist_ok=True)
         if not img.exists(): os.symlink(Path(r.path).resolve(), img)
-        lines = [] if r.label == GOOD else yolo_lines(load_mask(r['mask']), 0 if classes == 'single' else names.index(r.defect), min_area)
-        lab.write_text(''.join(l + '\n' for l in lines))
+        lab.write_text(''.join(l + '\n' for l in _label_lines(r, names, classes, min_area)))
     yaml = dest / 'data.yaml'
     yaml.write_text(f'path: {dest.resolve()}\ntrain: images/train\nval: images/val\ntest: images/test\nnames:\n' +
                     ''.join(f'  {k}: {n}\n' for k, n in enumerate(names)))
     return yaml
 
 # %% ../nbs/09_yolo.ipynb #f7fecf89
+def ultralytics_env(home=None) -> Path:
+    "Keep ultralytics offline: its settings and font in `home` (default `cache_dir('env')`), no auto-install."
+    home = Path(home) if home else cache_dir('env')
+    (home / 'Ultralytics').mkdir(parents=True, exist_ok=True)
+    for k, v in dict(YOLO_CONFIG_DIR=home, YOLO_OFFLINE='1', YOLO_AUTOINSTALL='False').items(): os.environ[k] = str(v)
+    font = home / 'Ultralytics' / 'Arial.ttf'   # ultralytics downloads this font if it is missing
+    if not font.exists():
+        import matplotlib
+        shutil.copy(Path(matplotlib.get_data_path()) / 'fonts' / 'ttf' / 'DejaVuSans.ttf', font)
+    return home
+
+# %% ../nbs/09_yolo.ipynb #06dc1259
 def _device():
     "ultralytics' name for the device to use: GPU 0 if there is one, else the CPU."
     import torch
     return 0 if torch.cuda.is_available() else 'cpu'
 
 def _ultralytics(quiet: bool = True):
-    offline_env()
+    "ultralytics' `YOLO`, imported offline and as quiet as `quiet` asks."
+    offline_env(); ultralytics_env()
     import logging
     from ultralytics import YOLO, settings
     from ultralytics.utils import LOGGER
@@ -59,16 +77,24 @@ def _ultralytics(quiet: bool = True):
     LOGGER.setLevel(logging.WARNING if quiet else logging.INFO)
     return YOLO
 
-def train_yolo(data_yaml, model: str = 'yolo11n.yaml', epochs: int = 30, imgsz: int = 320, batch: int = 16, project=None,
-               name: str = 'train', seed: int = 42, quiet: bool = True, **kwargs):
+def train_yolo(data_yaml,                     # from `write_yolo_dataset`
+               model: str = 'yolo11n.yaml',   # a model YAML (random weights) or a `.pt` you trained
+               epochs: int = 30,
+               imgsz: int = 320,              # input size
+               batch: int = 16,
+               project=None,                  # the runs folder (default: the cache)
+               name: str = 'train',           # this run's folder in `project`
+               seed: int = 42,
+               quiet: bool = True,            # warnings only
+               **kwargs):                     # more `YOLO.train` options
     "Train an ultralytics YOLO model on `data_yaml` (from YAML, offline) and return it with its best weights loaded."
     YOLO = _ultralytics(quiet)
     import torch
     project = Path(project or cache_dir('yolo_runs'))
     yolo = YOLO(model)
-    yolo.train(data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=_device(),
-               workers=0, amp=torch.cuda.is_available(), project=str(project), name=name, exist_ok=True, seed=seed, deterministic=True,
-               plots=False, verbose=not quiet, pretrained=model.endswith('.pt'), **kwargs)
+    yolo.train(data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=_device(), workers=0,
+               amp=torch.cuda.is_available(), project=str(project), name=name, exist_ok=True, seed=seed,
+               deterministic=True, plots=False, verbose=not quiet, pretrained=model.endswith('.pt'), **kwargs)
     best = project / name / 'weights' / 'best.pt'
     return YOLO(str(best))   # ultralytics checkpoints are pickles: load only files you trained yourself
 
@@ -76,18 +102,19 @@ def train_yolo(data_yaml, model: str = 'yolo11n.yaml', epochs: int = 30, imgsz: 
 def yolo_regions(yolo, images, conf: float = 0.001, imgsz: int = 320, batch: int = 16) -> list[list[tuple]]:
     "Boxes `(x0, y0, x1, y1, confidence)` per image (PIL images or paths), in original pixels."
     out = []
-    for i in range(0, len(images), batch):
-        chunk = [np.asarray(im.convert('RGB'))[..., ::-1] if hasattr(im, 'convert') else str(im) for im in images[i:i + batch]]
+    for chunk in chunked(images, batch):
+        chunk = [np.asarray(im.convert('RGB'))[..., ::-1] if hasattr(im, 'convert') else str(im)   # BGR, or a path
+                 for im in chunk]
         for r in yolo.predict(chunk, conf=conf, imgsz=imgsz, verbose=False, device=_device()):
             b = r.boxes
             out.append([(*map(float, xy), float(c)) for xy, c in zip(b.xyxy.cpu().numpy(), b.conf.cpu().numpy())])
     return out
 
-
+# %% ../nbs/09_yolo.ipynb #45234f1b
 def evaluate_yolo(yolo, data_yaml, df: pd.DataFrame, imgsz: int = 320, target_recall: float = 0.99) -> dict:
     "mAP50 / mAP50-95 on test (ultralytics), and Bad recall / good false-positive rate at a confidence chosen on valid."
-    m = yolo.val(data=str(data_yaml), split='test', imgsz=imgsz, batch=16, conf=0.001, iou=0.6, plots=False, verbose=False,
-                 device=_device(), workers=0)
+    m = yolo.val(data=str(data_yaml), split='test', imgsz=imgsz, batch=16, conf=0.001, iou=0.6, plots=False,
+                 verbose=False, device=_device(), workers=0)
     res = dict(split='test', map50=float(m.box.map50), map50_95=float(m.box.map))
     rows = usable(df)
     rows = rows[(rows.label == GOOD) | (rows['mask'].fillna('') != '')]
@@ -98,6 +125,6 @@ def evaluate_yolo(yolo, data_yaml, df: pd.DataFrame, imgsz: int = 320, target_re
         score[split] = (label_to_int(part.label), np.array([max((b[4] for b in r), default=0.0) for r in regions]))
     thr = threshold_for_recall(*score['valid'], target_recall)
     t = binary_metrics(*score['test'], thr)
-    res.update(conf_threshold=thr, image_recall=t['recall'], good_false_positive_rate=1 - t['specificity'], image_accuracy=t['accuracy'],
-               image_roc_auc=t['roc_auc'], n_test=t['n'])
+    res.update(conf_threshold=thr, image_recall=t['recall'], good_false_positive_rate=1 - t['specificity'],
+               image_accuracy=t['accuracy'], image_roc_auc=t['roc_auc'], n_test=t['n'])
     return res
