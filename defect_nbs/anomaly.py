@@ -13,6 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from scipy import ndimage
 from PIL import Image
+from fastcore.basics import chunked, patch
 from .core import *
 from .data import load_image, load_mask, usable
 from .models import *
@@ -25,7 +26,7 @@ __all__ = ['BORDERS', 'PatchFeatures', 'greedy_coreset', 'faiss_available', 'nea
 
 # %% ../nbs/09a_anomaly.ipynb #e1a71192
 class PatchFeatures(nn.Module):
-    "Locally aware patch features (PatchCore): two levels of an ImageNet CNN, each 3x3-averaged, the coarser upsampled to the finer grid, concatenated."
+    "Locally aware patch features (PatchCore): two levels of an ImageNet CNN, each 3x3-averaged, on the finer grid."
     def __init__(self, arch: str = DEFAULT_ARCH, strides=(8, 16), pretrained: bool = True, weights=None):
         super().__init__()
         spec = model_spec(arch)
@@ -33,20 +34,24 @@ class PatchFeatures(nn.Module):
         reductions = timm.create_model(spec.timm_name, pretrained=False, features_only=True).feature_info.reduction()
         missing = [s for s in strides if s not in reductions]
         if missing: raise ValueError(f'{arch!r} has feature levels at strides {reductions}, not {missing}')
-        levels = [max(i for i, r in enumerate(reductions) if r == s) for s in strides]   # the deepest block at each stride
+        levels = [max(i for i, r in enumerate(reductions) if r == s) for s in strides]   # the deepest block per stride
         self.net = timm.create_model(spec.timm_name, pretrained=False, features_only=True, out_indices=levels)
-        if pretrained: load_backbone_weights(self.net, create_model(arch, pretrained=True, weights=weights).backbone.state_dict())
+        if pretrained:
+            load_backbone_weights(self.net, create_model(arch, pretrained=True, weights=weights).backbone.state_dict())
         self.arch, self.strides, self.dim = arch, tuple(strides), sum(self.net.feature_info.channels())
         self.eval()
 
     def forward(self, x):
         feats = [F.avg_pool2d(f, 3, 1, 1, count_include_pad=False) for f in self.net(x)]
         grid = feats[0].shape[-2:]
-        return torch.cat([feats[0]] + [F.interpolate(f, grid, mode='bilinear', align_corners=False) for f in feats[1:]], 1)
+        up = [F.interpolate(f, grid, mode='bilinear', align_corners=False) for f in feats[1:]]
+        return torch.cat([feats[0]] + up, 1)
 
 # %% ../nbs/09a_anomaly.ipynb #a98c63ee
-def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 64, seed: int = 0, quiet: bool = True) -> torch.Tensor:
-    "Indices of `n` rows chosen by greedy k-center selection (each pick is the row farthest from those picked), on a random projection to `projection` dims."
+def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 64, seed: int = 0,
+                   quiet: bool = True) -> torch.Tensor:
+    "Indices of `n` rows by greedy k-center selection (each pick the row farthest from the picked ones)."
+    # on a random projection of the rows to `projection` dimensions
     x = features.float()
     if n >= len(x): return torch.arange(len(x))
     g = torch.Generator().manual_seed(seed)
@@ -60,26 +65,29 @@ def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 64, 
     for i in progress(range(1, n), quiet, desc='coreset'):
         c = int(dmin.argmax())
         picked[i] = c
-        torch.addmv(sq, x, x[c], alpha=-2, out=d).add_(float(sq[c]))      # in place: 5x faster than building temporaries
+        torch.addmv(sq, x, x[c], alpha=-2, out=d).add_(float(sq[c]))      # in place: 5x faster than temporaries
         torch.minimum(dmin, d, out=dmin)
     return picked
 
+# %% ../nbs/09a_anomaly.ipynb #d57a722a
 def faiss_available() -> bool:
     "Whether the optional `faiss` (faiss-cpu) is installed."
     import importlib.util
     return importlib.util.find_spec('faiss') is not None
 
-def nearest_distance(queries: torch.Tensor, bank: torch.Tensor, block: int = 4096, backend: str = 'auto') -> torch.Tensor:
-    "Euclidean distance of each query row to its nearest bank row: exact search with faiss when installed (`'auto'`), else `torch.cdist` in blocks of `block` queries (memory `block x len(bank)`)."
-    if backend not in ('auto', 'faiss', 'torch'): raise ValueError(f"backend must be 'auto', 'faiss' or 'torch', not {backend!r}")
+def nearest_distance(queries: torch.Tensor, bank: torch.Tensor, block: int = 4096,
+                     backend: str = 'auto') -> torch.Tensor:
+    "Euclidean distance of each query row to its nearest bank row: exact, by faiss when installed, else `torch.cdist`."
+    # torch: blocks of `block` queries, memory `block x len(bank)`
+    if backend not in ('auto', 'faiss', 'torch'):
+        raise ValueError(f"backend must be 'auto', 'faiss' or 'torch', not {backend!r}")
     if backend == 'faiss' or (backend == 'auto' and faiss_available()):
-        import faiss   # measured 2x faster than blocked cdist on 2 cores (benchmarks/anomaly.py: nn_faiss_ms vs nn_torch_ms)
+        # measured 2x faster than blocked cdist on 2 cores (benchmarks/anomaly.py: nn_faiss_ms vs nn_torch_ms)
+        import faiss
         index = faiss.IndexFlatL2(bank.shape[1]); index.add(np.ascontiguousarray(bank.float().numpy()))
-        return torch.from_numpy(index.search(np.ascontiguousarray(queries.float().numpy()), 1)[0][:, 0]).clamp_min(0).sqrt()
-    out = torch.empty(len(queries))
-    for i in range(0, len(queries), block):
-        out[i:i + block] = torch.cdist(queries[i:i + block].float(), bank.float()).min(1).values
-    return out
+        found = index.search(np.ascontiguousarray(queries.float().numpy()), 1)[0][:, 0]
+        return torch.from_numpy(found).clamp_min(0).sqrt()
+    return torch.cat([torch.cdist(q.float(), bank.float()).min(1).values for q in queries.split(block)])
 
 # %% ../nbs/09a_anomaly.ipynb #0c2b7b8d
 def _images(source) -> list:
@@ -93,104 +101,125 @@ def good_train(df: pd.DataFrame, split: str = 'train') -> pd.DataFrame:
     return usable(df)[lambda d: (d.label == GOOD) & (d.split == split)]
 
 def image_score(anomaly_map, border: float = 0.0) -> float:
-    "An image's anomaly score: the largest value of its map, leaving out a band of `border` x the long side at each edge."
+    "An image's anomaly score: the largest value of its map, without a band of `border` x the long side at each edge."
     m = np.asarray(anomaly_map)
     b = int(round(border * max(m.shape))) if border else 0
     if b and min(m.shape) > 2 * b: m = m[b:m.shape[0] - b, b:m.shape[1] - b]
     return float(m.max())
 
+# %% ../nbs/09a_anomaly.ipynb #d10c26e7
 class PatchCore:
     "A memory bank of good-image patch features; a patch's anomaly score is its distance to the nearest bank entry."
-    def __init__(self, arch: str = DEFAULT_ARCH, size: int = 256, strides=(8, 16), bank_size: int | float = 0.01,
-                 projection: int | None = 64, sigma: float = 4.0, resize: str = 'pad', border: float = 0.0,
+    def __init__(self, arch: str = DEFAULT_ARCH,       # the CNN backbone
+                 size: int = 256,                      # input size
+                 strides=(8, 16),                      # the two feature levels
+                 bank_size: int | float = 0.01,        # bank rows: a count, or a fraction of all patches
+                 projection: int | None = 64,          # the coreset's random projection
+                 sigma: float = 4.0,                   # Gaussian smoothing of the map (pixels)
+                 resize: str = 'pad',                  # how images become the square input
+                 border: float = 0.0,                  # edge band left out of the image score
                  pretrained: bool = True, weights=None):
         self.features = PatchFeatures(arch, strides, pretrained, weights)
         cfg = self.features.net.pretrained_cfg
-        self.preprocess = Preprocess(size, cfg.get('mean', (0.485, 0.456, 0.406)), cfg.get('std', (0.229, 0.224, 0.225)), resize)
-        self.config = dict(arch=arch, size=size, strides=list(strides), bank_size=bank_size, projection=projection, sigma=sigma, resize=resize, border=border)
+        mean, std = cfg.get('mean', (0.485, 0.456, 0.406)), cfg.get('std', (0.229, 0.224, 0.225))
+        self.preprocess = Preprocess(size, mean, std, resize)
+        self.config = dict(arch=arch, size=size, strides=list(strides), bank_size=bank_size, projection=projection,
+                           sigma=sigma, resize=resize, border=border)
         self.bank, self.thresholds, self.fit_info = None, {}, {}
         self.nn_backend = 'auto'   # nearest-neighbour search: 'auto' (faiss when installed), 'faiss' or 'torch'
 
-    @torch.no_grad()
-    def patch_features(self, images, batch_size: int = 16) -> torch.Tensor:
-        "Patch features `(n, h, w, dim)` of PIL images."
-        out = [self.features(self.preprocess(images[i:i + batch_size])).permute(0, 2, 3, 1) for i in range(0, len(images), batch_size)]
-        return torch.cat(out)
+# %% ../nbs/09a_anomaly.ipynb #da982f5e
+@patch
+@torch.no_grad()
+def patch_features(self: PatchCore, images, batch_size: int = 16) -> torch.Tensor:
+    "Patch features `(n, h, w, dim)` of PIL images."
+    feats = [self.features(self.preprocess(batch)).permute(0, 2, 3, 1) for batch in chunked(images, batch_size)]
+    return torch.cat(feats)
 
-    def fit(self, source, batch_size: int = 16, seed: int = 0, quiet: bool = True) -> 'PatchCore':
-        "Fill the bank from good images (PIL images, paths, or an index: its usable Good train rows), coreset-reduced to `bank_size` rows (a count, or a fraction of all patches)."
-        if isinstance(source, pd.DataFrame) and 'split' in source: source = good_train(source)
-        paths = source if isinstance(source, pd.DataFrame) else list(source)
-        if len(paths) == 0: raise ValueError('no good images to fit on')
-        t0 = time.perf_counter()
-        feats = []
-        items = list(paths['path']) if isinstance(paths, pd.DataFrame) else paths
-        for i in progress(range(0, len(items), batch_size), quiet, desc='features'):
-            f = self.patch_features(_images(items[i:i + batch_size]))
-            feats.append(f.reshape(-1, f.shape[-1]))
-        feats = torch.cat(feats)
-        t1 = time.perf_counter()
-        b = self.config['bank_size']
-        n = int(b) if b >= 1 else max(1, round(b * len(feats)))
-        self.bank = feats[greedy_coreset(feats, n, self.config['projection'], seed, quiet)].contiguous()
-        t2 = time.perf_counter()
-        self.fit_info = dict(n_images=len(items), n_patches=len(feats), bank_rows=len(self.bank), bank_mb=self.bank_mb,
-                             features_s=t1 - t0, coreset_s=t2 - t1, fit_s=t2 - t0)
-        return self
+@patch(as_prop=True)
+def bank_mb(self: PatchCore) -> float:
+    "The bank's size in MiB (0 before `fit`)."
+    return 0.0 if self.bank is None else self.bank.numel() * self.bank.element_size() / 2**20
 
-    @property
-    def bank_mb(self) -> float: return 0.0 if self.bank is None else self.bank.numel() * self.bank.element_size() / 2**20
+# %% ../nbs/09a_anomaly.ipynb #304a33d5
+@patch
+def fit(self: PatchCore, source, batch_size: int = 16, seed: int = 0, quiet: bool = True) -> PatchCore:
+    "Fill the bank from good images (PIL images, paths, or an index: its usable Good train rows), coreset-reduced."
+    if isinstance(source, pd.DataFrame) and 'split' in source: source = good_train(source)
+    paths = source if isinstance(source, pd.DataFrame) else list(source)
+    if len(paths) == 0: raise ValueError('no good images to fit on')
+    t0 = time.perf_counter()
+    items = list(paths['path']) if isinstance(paths, pd.DataFrame) else paths
+    feats = []
+    for batch in progress(list(chunked(items, batch_size)), quiet, desc='features'):
+        f = self.patch_features(_images(batch))
+        feats.append(f.reshape(-1, f.shape[-1]))
+    feats = torch.cat(feats)
+    t1 = time.perf_counter()
+    b = self.config['bank_size']
+    n = int(b) if b >= 1 else max(1, round(b * len(feats)))
+    self.bank = feats[greedy_coreset(feats, n, self.config['projection'], seed, quiet)].contiguous()
+    t2 = time.perf_counter()
+    self.fit_info = dict(n_images=len(items), n_patches=len(feats), bank_rows=len(self.bank), bank_mb=self.bank_mb,
+                         features_s=t1 - t0, coreset_s=t2 - t1, fit_s=t2 - t0)
+    return self
 
-    def score_grid(self, images, batch_size: int = 16) -> torch.Tensor:
-        "Patch scores `(n, h, w)`: each patch's distance to its nearest bank entry."
-        if self.bank is None: raise ValueError('fit the detector first')
-        f = self.patch_features(images, batch_size)
-        return nearest_distance(f.reshape(-1, f.shape[-1]), self.bank, backend=self.nn_backend).reshape(f.shape[:3])
+# %% ../nbs/09a_anomaly.ipynb #450dfec7
+@patch
+def score_grid(self: PatchCore, images, batch_size: int = 16) -> torch.Tensor:
+    "Patch scores `(n, h, w)`: each patch's distance to its nearest bank entry."
+    if self.bank is None: raise ValueError('fit the detector first')
+    f = self.patch_features(images, batch_size)
+    return nearest_distance(f.reshape(-1, f.shape[-1]), self.bank, backend=self.nn_backend).reshape(f.shape[:3])
 
-    def score(self, images, batch_size: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
-        "Image scores (`image_score` of the smoothed map, with the configured `border`) and anomaly maps at each image's own size, for PIL images or paths."
-        images, s, sigma = _images(images), self.preprocess.size, self.config['sigma']
-        scores, maps = [], []
-        for i in range(0, len(images), batch_size):
-            chunk = images[i:i + batch_size]
-            grid = self.score_grid(chunk, batch_size)
-            up = F.interpolate(grid[:, None], (s, s), mode='bilinear', align_corners=False)[:, 0].numpy()
-            for im, m in zip(chunk, up):
-                m = to_image(ndimage.gaussian_filter(m, sigma) if sigma else m, self.preprocess, im.size)
-                scores.append(image_score(m, self.config.get('border', 0.0)))   # the image's own pixels: padding never scores
-                maps.append(m)
-        return np.array(scores), maps
+# %% ../nbs/09a_anomaly.ipynb #c4c32261
+@patch
+def score(self: PatchCore, images, batch_size: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
+    "Image scores (`image_score` of the smoothed map, with `border`) and maps at each image's own size (PIL or paths)."
+    images, s, sigma = _images(images), self.preprocess.size, self.config['sigma']
+    scores, maps = [], []
+    for chunk in chunked(images, batch_size):
+        grid = self.score_grid(chunk, batch_size)
+        up = F.interpolate(grid[:, None], (s, s), mode='bilinear', align_corners=False)[:, 0].numpy()
+        for im, m in zip(chunk, up):
+            m = to_image(ndimage.gaussian_filter(m, sigma) if sigma else m, self.preprocess, im.size)
+            scores.append(image_score(m, self.config.get('border', 0.0)))   # the image's own pixels: no padding
+            maps.append(m)
+    return np.array(scores), maps
 
-    def save(self, path) -> Path:
-        "Bank, feature-extractor weights, preprocessing and thresholds in one `.safetensors` file (no pickle)."
-        from safetensors.torch import save_file
-        if self.bank is None: raise ValueError('fit the detector before saving it')
-        path = Path(path).with_suffix('.safetensors')
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {'bank': self.bank.contiguous(), **{f'features.{k}': v.contiguous() for k, v in self.features.net.state_dict().items()}}
-        meta = dict(kind='patchcore', config=json.dumps(self.config), preprocess=self.preprocess.to_json(),
-                    thresholds=json.dumps(self.thresholds), fit_info=json.dumps(self.fit_info))
-        save_file(tensors, str(path), metadata=meta)
-        return path
+# %% ../nbs/09a_anomaly.ipynb #1de940a2
+@patch
+def save(self: PatchCore, path) -> Path:
+    "Bank, feature-extractor weights, preprocessing and thresholds in one `.safetensors` file (no pickle)."
+    from safetensors.torch import save_file
+    if self.bank is None: raise ValueError('fit the detector before saving it')
+    path = Path(path).with_suffix('.safetensors')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    weights = {f'features.{k}': v.contiguous() for k, v in self.features.net.state_dict().items()}
+    meta = dict(kind='patchcore', config=json.dumps(self.config), preprocess=self.preprocess.to_json(),
+                thresholds=json.dumps(self.thresholds), fit_info=json.dumps(self.fit_info))
+    save_file({'bank': self.bank.contiguous(), **weights}, str(path), metadata=meta)
+    return path
 
-    @classmethod
-    def load(cls, path) -> 'PatchCore':
-        "Rebuild a detector from `save`'s file (no download: the weights are in it)."
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-        with safe_open(str(path), 'pt') as f: meta = f.metadata()
-        if meta.get('kind') != 'patchcore': raise ValueError(f'{path} is not a PatchCore file')
-        cfg = json.loads(meta['config'])
-        det = cls(**cfg, pretrained=False)
-        state = load_file(str(path))
-        det.features.net.load_state_dict({k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')})
-        det.bank, det.preprocess = state['bank'], Preprocess.from_json(meta['preprocess'])
-        det.thresholds, det.fit_info = json.loads(meta['thresholds']), json.loads(meta['fit_info'])
-        return det
+# %% ../nbs/09a_anomaly.ipynb #1cf50a85
+@patch(cls_method=True)
+def load(cls: PatchCore, path) -> PatchCore:
+    "Rebuild a detector from `save`'s file (no download: the weights are in it)."
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    with safe_open(str(path), 'pt') as f: meta = f.metadata()
+    if meta.get('kind') != 'patchcore': raise ValueError(f'{path} is not a PatchCore file')
+    det = cls(**json.loads(meta['config']), pretrained=False)
+    state = load_file(str(path))
+    det.features.net.load_state_dict({k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')})
+    det.bank, det.preprocess = state['bank'], Preprocess.from_json(meta['preprocess'])
+    det.thresholds, det.fit_info = json.loads(meta['thresholds']), json.loads(meta['fit_info'])
+    return det
 
 # %% ../nbs/09a_anomaly.ipynb #be75a161
 def quantile_threshold(good_scores, false_reject: float = 0.01, level: float = 0.95) -> dict:
-    "The lowest threshold (Bad when `score >= threshold`) that flags at most `false_reject` of these good images, with the observed rate's exact interval."
+    "The lowest threshold (Bad: `score >= threshold`) flagging at most `false_reject` of these good images."
+    # with the observed false-reject rate's exact interval
     s = np.sort(np.asarray(good_scores, float))[::-1]
     if len(s) == 0: raise ValueError('no good scores to choose a threshold from')
     k = int(np.floor(false_reject * len(s) + 1e-9))        # good images allowed above the threshold
@@ -200,15 +229,20 @@ def quantile_threshold(good_scores, false_reject: float = 0.01, level: float = 0
     return dict(threshold=t, method='quantile', target=false_reject, false_rejects=flagged, n_good=len(s),
                 false_reject_rate=flagged / len(s), false_reject_low=lo, false_reject_high=hi, level=level)
 
+# %% ../nbs/09a_anomaly.ipynb #5ab21535
 def f1_threshold(scores, labels) -> dict:
     "The threshold of best F1 (Bad = positive); needs Bad images among `labels`."
     s, y = np.asarray(scores, float), label_to_int(labels)
-    if not (y == 1).any(): raise ValueError('best-F1 needs Bad images: with good images only every threshold has F1 = 0 except flagging all, which picks the lowest score')
+    if not (y == 1).any():
+        raise ValueError('best-F1 needs Bad images: with good images only every threshold has F1 = 0 '
+                         'except flagging all, which picks the lowest score')
     best = max(((2 * ((s >= t) & (y == 1)).sum() / ((s >= t).sum() + (y == 1).sum()), t) for t in np.unique(s)))
     return dict(threshold=float(best[1]), method='f1', f1=float(best[0]))
 
-def choose_anomaly_threshold(scores, labels, false_reject: float = 0.01, method: str = 'auto', level: float = 0.95) -> dict:
-    "The image threshold from validation scores: `'quantile'` of the good ones for a false-reject target, `'f1'` (needs Bad images), or `'auto'` (F1 when Bad images exist, else the quantile)."
+def choose_anomaly_threshold(scores, labels, false_reject: float = 0.01, method: str = 'auto',
+                             level: float = 0.95) -> dict:
+    "The image threshold from validation scores: `'quantile'` (good ones), `'f1'` (needs Bad ones), or `'auto'`."
+    # auto: F1 when there are Bad images, else the quantile for the false-reject target
     s, y = np.asarray(scores, float), label_to_int(labels)
     if method == 'auto': method = 'f1' if (y == 1).any() else 'quantile'
     if method == 'f1': return f1_threshold(s, y)
@@ -217,9 +251,11 @@ def choose_anomaly_threshold(scores, labels, false_reject: float = 0.01, method:
 
 # %% ../nbs/09a_anomaly.ipynb #ea7d3e7a
 def anomaly_localizer(detector: PatchCore, threshold: float | None = None, min_area: int = 16):
-    "A localizer for `bucket` / `inspect`: images -> regions `(x0, y0, x1, y1, peak)` of the anomaly map above `threshold` (default: the detector's saved 'image' threshold)."
+    "A localizer for `bucket` / `inspect`: images -> regions `(x0, y0, x1, y1, peak)` of the map above `threshold`."
+    # default threshold: the detector's saved 'image' threshold
     if threshold is None:
-        if 'image' not in detector.thresholds: raise ValueError("no threshold given and the detector has no saved 'image' threshold")
+        if 'image' not in detector.thresholds:
+            raise ValueError("no threshold given and the detector has no saved 'image' threshold")
         threshold = detector.thresholds['image']
     def localize(images): return [heat_boxes(m, threshold, min_area) for m in detector.score(images)[1]]
     localize.threshold = threshold
@@ -238,27 +274,30 @@ def pixel_auroc(maps, masks) -> float:
     s = np.concatenate([np.ravel(m) for m in maps]); y = np.concatenate([np.ravel(k) > 0 for k in masks])
     return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float('nan')
 
+# %% ../nbs/09a_anomaly.ipynb #0df40d53
 def pro_curve(maps, masks) -> tuple[np.ndarray, np.ndarray]:
-    "False-positive rate (over all defect-free pixels) and per-region overlap (mean over connected defect regions) at every threshold, highest first."
+    "False-positive rate (of defect-free pixels) and per-region overlap (mean over defect regions) at every threshold."
     scores, fp_w, pro_w = [], [], []
     n_neg = sum(int((np.asarray(k) == 0).sum()) for k in masks)
     regions = [ndimage.label(np.asarray(k) > 0, structure=np.ones((3, 3))) for k in masks]
     n_regions = sum(n for _, n in regions)
-    if n_neg == 0 or n_regions == 0: raise ValueError('the PRO curve needs defect-free pixels and at least one defect region')
+    if n_neg == 0 or n_regions == 0:
+        raise ValueError('the PRO curve needs defect-free pixels and at least one defect region')
     for m, (lab, n) in zip(maps, regions):
         m = np.asarray(m, np.float64).ravel(); lab = lab.ravel()
         sizes = np.bincount(lab, minlength=n + 1).astype(np.float64)
         scores.append(m)
         fp_w.append((lab == 0) / n_neg)                                    # each defect-free pixel: 1 / all such pixels
-        pro_w.append(np.where(lab > 0, 1 / (sizes[lab] * n_regions), 0))   # each region's pixels sum to 1 / number of regions
+        pro_w.append(np.where(lab > 0, 1 / (sizes[lab] * n_regions), 0))   # each region's pixels sum to 1 / n_regions
     s, fp, pro = (np.concatenate(a) for a in (scores, fp_w, pro_w))
     order = np.argsort(-s, kind='stable')
     s, fpr, pro = s[order], np.cumsum(fp[order]), np.cumsum(pro[order])
     last = np.r_[s[1:] != s[:-1], True]                                   # one point per distinct threshold
     return np.r_[0.0, fpr[last]], np.r_[0.0, pro[last]]
 
+# %% ../nbs/09a_anomaly.ipynb #86db2a2c
 def aupro(maps, masks, max_fpr: float = 0.3) -> float:
-    "Area under the PRO curve up to `max_fpr` false-positive rate, divided by `max_fpr` (1 = perfect; a constant map scores `max_fpr / 2`)."
+    "Area under the PRO curve up to `max_fpr` false-positive rate, over `max_fpr` (1: perfect; a constant map: half)."
     fpr, pro = pro_curve(maps, masks)
     keep = fpr <= max_fpr
     x, y = fpr[keep], pro[keep]
@@ -268,17 +307,21 @@ def aupro(maps, masks, max_fpr: float = 0.3) -> float:
         x, y = np.r_[x, max_fpr], np.r_[y, y_end]
     return float(np.trapezoid(y, x) / max_fpr)
 
+# %% ../nbs/09a_anomaly.ipynb #9dc66b40
 def _shrunk(a, max_side: int, order: int):
     s = max_side / max(a.shape)
     return np.asarray(a, np.float32) if s >= 1 else ndimage.zoom(np.asarray(a, np.float32), s, order=order)
 
 def anomaly_metrics(scores, maps, masks, labels, max_side: int | None = 256) -> dict:
-    "Image AUROC, pixel AUROC and AUPRO (Bad / defect pixels = positive); maps and masks shrunk to `max_side` first (bounded memory)."
+    "Image AUROC, pixel AUROC and AUPRO (Bad / defect pixels = positive); maps and masks shrunk to `max_side` first."
     if max_side: maps, masks = [_shrunk(m, max_side, 1) for m in maps], [_shrunk(k, max_side, 0) > 0.5 for k in masks]
     has_region = any(np.asarray(k).any() for k in masks)
-    return dict(image_auroc=image_auroc(scores, labels), pixel_auroc=pixel_auroc(maps, masks) if has_region else float('nan'),
-                aupro=aupro(maps, masks) if has_region else float('nan'), n=len(scores), n_bad=int(label_to_int(labels).sum()))
+    return dict(image_auroc=image_auroc(scores, labels),
+                pixel_auroc=pixel_auroc(maps, masks) if has_region else float('nan'),
+                aupro=aupro(maps, masks) if has_region else float('nan'), n=len(scores),
+                n_bad=int(label_to_int(labels).sum()))
 
+# %% ../nbs/09a_anomaly.ipynb #6bdca23e
 def _masks_for(df: pd.DataFrame, maps) -> list[np.ndarray]:
     "Each row's mask at its map's size (all zero for good images or a missing mask)."
     out = []
@@ -286,18 +329,21 @@ def _masks_for(df: pd.DataFrame, maps) -> list[np.ndarray]:
         p = r.get('mask', '')
         if not (isinstance(p, str) and p): out.append(np.zeros(m.shape, bool)); continue
         k = load_mask(p)
-        if k.shape != m.shape: k = np.asarray(Image.fromarray(k.astype(np.uint8) * 255).resize((m.shape[1], m.shape[0]), Image.NEAREST)) > 127
+        if k.shape != m.shape:
+            k = Image.fromarray(k.astype(np.uint8) * 255).resize((m.shape[1], m.shape[0]), Image.NEAREST)
+            k = np.asarray(k) > 127
         out.append(k > 0)
     return out
 
-def evaluate_anomaly(detector: PatchCore, df: pd.DataFrame, split: str = 'test', max_side: int | None = 256, batch_size: int = 16,
-                     quiet: bool = True) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    "Metrics on `split` overall, per defect type (its Bad images against all the split's good ones), and the per-image table (`path, label, defect, score`)."
+# %% ../nbs/09a_anomaly.ipynb #2e73e62a
+def evaluate_anomaly(detector: PatchCore, df: pd.DataFrame, split: str = 'test', max_side: int | None = 256,
+                     batch_size: int = 16, quiet: bool = True) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    "Metrics on `split` overall, per defect type (against all its good images), and per image (path, label, score...)."
     rows = usable(df)[lambda d: d.split == split].reset_index(drop=True)
     if rows.empty: raise ValueError(f'no usable images in split {split!r}')
     t0, scores, maps = time.perf_counter(), [], []
-    for i in progress(range(0, len(rows), batch_size), quiet, desc='scoring'):
-        s, m = detector.score(list(rows.path[i:i + batch_size]), batch_size)
+    for batch in progress(list(chunked(list(rows.path), batch_size)), quiet, desc='scoring'):
+        s, m = detector.score(batch, batch_size)
         scores += list(s); maps += [_shrunk(x, max_side, 1) if max_side else x for x in m]
     ms = (time.perf_counter() - t0) * 1000 / len(rows)
     masks = _masks_for(rows, maps)
@@ -307,17 +353,18 @@ def evaluate_anomaly(detector: PatchCore, df: pd.DataFrame, split: str = 'test',
     per = []
     for d in sorted(set(rows.defect[rows.label == BAD].fillna(''))):
         idx = np.r_[good, np.flatnonzero((rows.label == BAD) & (rows.defect.fillna('') == d))]
-        per.append(dict(defect=d, **anomaly_metrics([scores[i] for i in idx], [maps[i] for i in idx], [masks[i] for i in idx],
-                                                    rows.label.iloc[idx], None)))
+        pick = lambda xs: [xs[i] for i in idx]
+        per.append(dict(defect=d, **anomaly_metrics(pick(scores), pick(maps), pick(masks), rows.label.iloc[idx], None)))
     return overall, pd.DataFrame(per), table
 
 # %% ../nbs/09a_anomaly.ipynb #acf8c236
 BORDERS = (0.0, 0.02, 0.04, 0.06, 0.08)   # candidate bands: fractions of the long side
 
 def choose_border(maps, labels, candidates=BORDERS) -> dict:
-    "The `border` of highest image AUROC (Bad = positive) on these (validation) maps, with every candidate's AUROC; needs Bad and good images."
+    "The `border` of highest image AUROC (Bad = positive) on these (validation) maps, with every candidate's AUROC."
     y = label_to_int(labels)
-    if not 0 < y.sum() < len(y): raise ValueError('choosing a border needs Bad and good images: with one class there is no AUROC to compare')
+    if not 0 < y.sum() < len(y):
+        raise ValueError('choosing a border needs Bad and good images: with one class there is no AUROC to compare')
     table = {float(b): image_auroc([image_score(m, b) for m in maps], y) for b in candidates}
     best = max(table, key=lambda b: (round(table[b], 12), -b))
     return dict(border=best, auroc=table[best], table=table)
