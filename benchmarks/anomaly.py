@@ -8,9 +8,10 @@ A fitted detector is saved (`--save`) and reused when the same command runs agai
 
     python benchmarks/anomaly.py --dedupe 0.9 --arch efficientnet_lite0 --size 256 --bank 0.01 --border auto
 """
-import argparse, datetime, json, os, shlex, time
+import argparse, datetime, json, os, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile, binomial_ci, BAD, GOOD
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
 from defect_nbs.anomaly import (PatchCore, good_train, evaluate_anomaly, choose_anomaly_threshold, nearest_distance, faiss_available,
@@ -97,7 +98,7 @@ def main():
                 **{k: round(v, 3) for k, v in nn.items()}, **onnx_cols, threshold=th['threshold'], valid_good=th['n_good'],
                 valid_false_reject_rate=th['false_reject_rate'], data=root.name, dedupe=a.dedupe,
                 time=datetime.datetime.now().isoformat(timespec='seconds'),
-                command='python benchmarks/anomaly.py ' + shlex.join(os.sys.argv[1:]))
+                command=command_line())
     rows = []
     for name, m, sel in [('', overall, np.ones(len(y), bool))] + [(r.defect, r._asdict(), (~y) | ((table.defect == r.defect).to_numpy() & y))
                                                                  for r in per_type.itertuples(index=False)]:

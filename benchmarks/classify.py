@@ -7,10 +7,11 @@ held-out metrics (Bad positive; threshold and temperature chosen on valid, repor
     python benchmarks/classify.py --size 224 --epochs 15 --folds 5       # 5 grouped, stratified folds
     python benchmarks/classify.py --recipe seed --epochs 15              # the seed projects' recipe
 """
-import argparse, hashlib, json, os, shlex, time, datetime
+import argparse, hashlib, json, os, time, datetime
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np, torch
+from defect_nbs.core import command_line
 from defect_nbs.core import *
 from defect_nbs.data import scan, builtin_dataset, fold_splits
 from defect_nbs.train import RECIPES, train_classifier, evaluate, export_classifier
@@ -38,7 +39,8 @@ def run_one(df, cfg, tta, target_recall, tag, save=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default=None, help='dataset folder (default: magnetic tile, else the built-in one)')
-    ap.add_argument('--recipe', default='ours', choices=sorted(RECIPES))
+    ap.add_argument('--recipe', default='ours', choices=sorted(RECIPES) + ['seed'],
+                    help="'seed' is the old name of 'seed_project' (committed runs use it)")
     ap.add_argument('--folds', type=int, default=0, help='0 = the default split; k = k grouped stratified folds')
     ap.add_argument('--tta', action='store_true')
     ap.add_argument('--dedupe', type=float, default=None, help='merge near-duplicate images into one group before splitting (threshold, e.g. 0.9)')
@@ -51,12 +53,11 @@ def main():
         elif isinstance(v, tuple): ap.add_argument(f'--{k.replace("_", "-")}', type=lambda s: tuple(int(x) for x in s.split(',') if x), default=None)
         else: ap.add_argument(f'--{k.replace("_", "-")}', type=type(v), default=None)
     a = ap.parse_args()
-    cfg = replace(RECIPES[a.recipe], **{k: getattr(a, k) for k in asdict(RECIPES['ours']) if getattr(a, k) is not None})
+    cfg = replace(RECIPES['seed_project' if a.recipe == 'seed' else a.recipe], **{k: getattr(a, k) for k in asdict(RECIPES['ours']) if getattr(a, k) is not None})
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
     df = scan(root, quiet=True, dedupe=a.dedupe if a.dedupe else False)
     record = dict(time=datetime.datetime.now().isoformat(timespec='seconds'), data=str(root.name), n_images=len(df), dedupe=a.dedupe,
-                  recipe=a.recipe, config=asdict(cfg), machine=machine(), command='python benchmarks/classify.py ' +
-                  shlex.join(os.sys.argv[1:]))
+                  recipe=a.recipe, config=asdict(cfg), machine=machine(), command=command_line())
     if a.folds:
         # each finished fold is kept beside the results, so a run that is killed resumes at the next fold
         partial = Path(a.out).with_suffix(f'.partial-{hashlib.sha1(record["command"].encode()).hexdigest()[:10]}.jsonl')

@@ -6,10 +6,11 @@ training time) with the command and the machine to benchmarks/results/compare.cs
     python benchmarks/compare.py --size 160 --epochs 8 efficientnet_lite0 mobilenetv3 resnet50 convnextv2 deit swin
     python benchmarks/compare.py --seed-row efficientnet_lite0        # adds the seed projects' recipe as a row
 """
-import argparse, datetime, os, shlex, sys
+import argparse, datetime, os, sys
 from dataclasses import replace
 from pathlib import Path
 import pandas as pd
+from defect_nbs.core import command_line
 from defect_nbs.core import *
 from defect_nbs.data import scan, builtin_dataset
 from defect_nbs.train import TrainConfig, RECIPES
@@ -33,13 +34,13 @@ def main():
     online = network_available()
     cands = [(arch, dict(arch=arch, pretrained=online or arch.startswith('efficientnet_lite'))) for arch in a.archs]
     if a.seed_row:
-        seed = RECIPES['seed']
-        cands.append((f'{a.archs[0]} (seed recipe)', dict(arch=a.archs[0], frozen_only=True, balance=seed.balance,
+        seed_recipe = RECIPES['seed_project']
+        cands.append((f'{a.archs[0]} (seed recipe)', dict(arch=a.archs[0], frozen_only=True, balance=seed_recipe.balance,
                                                            keep_best=False, patience=0)))
     table = compare(df, cands, cfg)
     table.insert(0, 'time', datetime.datetime.now().isoformat(timespec='seconds'))
     table['data'], table['split'] = root.name, f'default 70/15/15 seed 42, dedupe {a.dedupe}'
-    table['command'] = 'python benchmarks/compare.py ' + shlex.join(sys.argv[1:])
+    table['command'] = command_line()
     print(table.drop(columns=['command']).round(4).to_string())
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, mode='a', header=not out.exists(), index=False)

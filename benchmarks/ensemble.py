@@ -6,13 +6,15 @@ model and for the ensemble. Appends one JSON line to benchmarks/results/ensemble
 
     python benchmarks/ensemble.py runs/lite0_160.safetensors runs/seg256.safetensors --dedupe 0.9
 """
-import argparse, datetime, json, os, shlex
+import argparse, datetime, json, os
 from pathlib import Path
 import numpy as np, torch
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile, label_to_int, progress
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
 from defect_nbs.models import load_model
-from defect_nbs.train import binary_metrics, fit_temperature, apply_temperature, threshold_for_recall, _logit
+from defect_nbs.core import log_odds
+from defect_nbs.metrics import binary_metrics, fit_temperature, apply_temperature, threshold_for_recall
 from defect_nbs.benchmark import machine_info
 
 def p_bad(model, paths, bs=32):
@@ -38,7 +40,7 @@ def main():
     df = usable(scan(root, quiet=True, dedupe=a.dedupe or False))
     rows = {s: df[df.split == s] for s in ('valid', 'test')}
     y = {s: label_to_int(r.label) for s, r in rows.items()}
-    z = {m: {s: _logit(p_bad(load_model(m), list(r.path))) for s, r in rows.items()} for m in a.models}
+    z = {m: {s: log_odds(p_bad(load_model(m), list(r.path)), 1e-7) for s, r in rows.items()} for m in a.models}
     results = {Path(m).stem: evaluate(z[m], y, a.target_recall) for m in a.models}
     results['ensemble (mean logit)'] = evaluate({s: np.mean([z[m][s] for m in a.models], 0) for s in rows}, y, a.target_recall)
     for name, r in results.items():
@@ -47,7 +49,7 @@ def main():
               f"at the valid threshold: accuracy {t['accuracy']:.3f}, Bad recall {t['recall']:.3f} (fp {t['fp']}, fn {t['fn']})")
     record = dict(time=datetime.datetime.now().isoformat(timespec='seconds'), data=root.name, dedupe=a.dedupe, models=a.models,
                   target_recall=a.target_recall, n_valid=len(y['valid']), n_test=len(y['test']), results=results,
-                  machine=machine_info(a.threads), command='python benchmarks/ensemble.py ' + shlex.join(os.sys.argv[1:]))
+                  machine=machine_info(a.threads), command=command_line())
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, 'a') as f: f.write(json.dumps(record, default=float) + '\n')
 

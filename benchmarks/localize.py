@@ -5,9 +5,10 @@ Appends one row per method and input size to benchmarks/results/localize.csv, wi
     python benchmarks/classify.py --dedupe 0.9 --size 160 --epochs 10 --tta --save runs/lite0_160.safetensors
     python benchmarks/localize.py runs/lite0_160.safetensors --dedupe 0.9 --methods cam gradcam --sizes 160 320
 """
-import argparse, datetime, os, shlex, time
+import argparse, datetime, os, time
 from pathlib import Path
 import pandas as pd
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile
 from defect_nbs.data import scan, builtin_dataset
 from defect_nbs.models import load_model
@@ -33,7 +34,7 @@ def main():
             r = evaluate_localization(model, df, method, size=size or None, quiet=False)
             r.update(seconds=round(time.perf_counter() - t0, 1), arch=model.config['arch'], trained_size=model.preprocess.size,
                      data=root.name, dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
-                     command='python benchmarks/localize.py ' + shlex.join(os.sys.argv[1:]), **machine_info())
+                     command=command_line(), **machine_info())
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k not in ('command', 'host')}, flush=True)
             rows.append(r)
     append_results(pd.DataFrame(rows), a.out)

@@ -7,13 +7,14 @@ front next to it).
     python benchmarks/operating_point.py runs/lite0_160.safetensors --dedupe 0.9
     python benchmarks/operating_point.py runs/lite0_160.safetensors --localizer runs/seg256.safetensors --dedupe 0.9
 """
-import argparse, datetime, os, shlex
+import argparse, datetime, os
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile, progress
 from defect_nbs.data import scan, usable, load_image, builtin_dataset
 from defect_nbs.models import load_model, DefectMapHead
-from defect_nbs.train import apply_temperature
+from defect_nbs.metrics import apply_temperature
 from defect_nbs.cam import class_activation_maps
 from defect_nbs.ensemble import bucket, bucket_rates, choose_rule, tradeoff
 from defect_nbs.benchmark import machine_info, append_results
@@ -52,7 +53,7 @@ def main():
         tradeoff(pv, val.label, sv_, a.max_false_reject).assign(evidence=name).to_csv(Path(a.out).with_name(f'operating_point_front_{("map" if "map" in peak else "cam") if sv_ is not None else "clf"}_{Path(a.model).stem}{"+" + Path(a.localizer).stem if a.localizer else ""}.csv'), index=False)
     table = pd.DataFrame(rows).assign(max_escape=a.max_escape, max_false_reject=a.max_false_reject, model=a.model, data=root.name,
                                       dedupe=a.dedupe, localizer=a.localizer or a.model, time=datetime.datetime.now().isoformat(timespec='seconds'),
-                                      command='python benchmarks/operating_point.py ' + shlex.join(os.sys.argv[1:]), **machine_info())
+                                      command=command_line(), **machine_info())
     append_results(table, a.out)
 
 if __name__ == '__main__': main()

@@ -7,9 +7,10 @@ area threshold chosen on valid).
     python benchmarks/segment.py --dedupe 0.9 --encoder efficientnet_lite0 --size 224 --epochs 10
     python benchmarks/segment.py --dedupe 0.9 --model runs/seg256.safetensors --threshold valid   # a segment-head classifier's map
 """
-import argparse, datetime, os, shlex, tempfile, time
+import argparse, datetime, os, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile, BAD
 from defect_nbs.data import scan, usable, load_mask, builtin_dataset
 from defect_nbs.models import load_model
@@ -42,7 +43,7 @@ def main():
     row = dict(ev, encoder=a.encoder, size=a.size, epochs=a.epochs, pretrained=not a.no_pretrained, train_seconds=round(train_s, 1),
                weak_defect_iou=wk['defect_iou'], weak_dice=wk['dice'], weak_pixel_precision=wk['pixel_precision'], weak_pixel_recall=wk['pixel_recall'],
                data=root.name, dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
-               command='python benchmarks/segment.py ' + shlex.join(os.sys.argv[1:]), **machine_info())
+               command=command_line(), **machine_info())
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k not in ('command',)}, flush=True)
     append_results(pd.DataFrame([row]), a.out)
 

@@ -11,12 +11,13 @@ with --folds, each finished fold is kept beside the results so a killed run resu
     python benchmarks/synthetic.py --dedupe 0.9 --synthetic cutpaste --head segment --size 256 --epochs 10 --freeze-early true
     python benchmarks/synthetic.py --dedupe 0.9 --synthetic cutpaste --real-fraction 0.25 ...   # a quarter of the real train Bad images
 """
-import argparse, datetime, hashlib, json, os, shlex, sys, time
+import argparse, datetime, hashlib, json, os, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from classify import machine   # the same machine record as the classifier benchmark
+from defect_nbs.core import command_line
 from defect_nbs.core import *
 from defect_nbs.data import scan, builtin_dataset, fold_splits, usable
 from defect_nbs.synth import add_synthetic, SYNTHETIC_METHODS
@@ -87,7 +88,7 @@ def main():
         else: ap.add_argument(f'--{k.replace("_", "-")}', type=type(v), default=None)
     a = ap.parse_args()
     cfg = replace(RECIPES[a.recipe], **{k: getattr(a, k) for k in asdict(RECIPES['ours']) if k not in own and getattr(a, k) is not None})
-    command = 'python benchmarks/synthetic.py ' + shlex.join(sys.argv[1:])
+    command = command_line()
     if Path(a.out).exists() and command in set(pd.read_csv(a.out)['command']):
         print(f'already in {a.out}: {command}'); return
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())

@@ -21,11 +21,12 @@ invocation keeps each run short:
     python benchmarks/unseen.py --dedupe 0.9 --defect none       # the baseline: trained on every type, a row per type
     python benchmarks/unseen.py --dedupe 0.9 --size 160 --epochs 5 --defect blowhole   # the pilot (1.6 min of training)
 """
-import argparse, datetime, hashlib, json, os, shlex, time
+import argparse, datetime, hashlib, json, os, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from sklearn.metrics import roc_auc_score
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile, binomial_ci, BAD, GOOD
 from defect_nbs.data import scan, usable, check_no_leak, builtin_dataset
 from defect_nbs.train import RECIPES, train_classifier, evaluate
@@ -169,7 +170,7 @@ def main():
                              det_config=json.dumps(det_cfg), det_fit_s=round(det.fit_info['fit_s'], 1), det_fit_images=det.fit_info['n_images'],
                              data=root.name, dedupe=a.dedupe, config=config,
                              time=datetime.datetime.now().isoformat(timespec='seconds'),
-                             command='python benchmarks/unseen.py ' + shlex.join(os.sys.argv[1:])))
+                             command=command_line()))
         out = pd.DataFrame(rows).assign(**machine_info())
         show = ['defect', 'held_out', 'n_test_T', 'clf_recall', 'clf_recall_low', 'clf_recall_high', 'clf_auroc', 'clf_false_reject_rate',
                 'det_recall', 'det_auroc', 'det_false_reject_rate', 'or_recall', 'or_false_reject_rate',

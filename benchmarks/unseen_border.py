@@ -8,11 +8,12 @@ One row per type in benchmarks/results/unseen_detector_border.csv.
 
     python benchmarks/unseen_border.py --dedupe 0.9
 """
-import argparse, datetime, os, shlex, sys
+import argparse, datetime, os, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from unseen import detector, rate, auroc
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile, BAD, GOOD
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.anomaly import choose_border, image_score, quantile_threshold
@@ -43,7 +44,7 @@ def main():
                         threshold=th, n_test_T=n, det_caught=k, det_recall=r, det_recall_low=lo, det_recall_high=hi,
                         det_auroc=auroc(s[test_t], s[test_good]), det_false_reject_rate=fr[0], det_false_reject_low=fr[1], det_false_reject_high=fr[2],
                         data=root.name, dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
-                        command='python benchmarks/unseen_border.py ' + shlex.join(sys.argv[1:]), **machine_info()))
+                        command=command_line(), **machine_info()))
         print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in out[-1].items() if k_ in ('defect', 'border', 'det_recall', 'det_recall_low', 'det_recall_high', 'det_auroc', 'det_false_reject_rate')}, flush=True)
     pd.DataFrame(out).to_csv(a.out, index=False)
 

@@ -5,9 +5,10 @@ image-level Bad recall and good false-positive rate at a confidence chosen on va
 
     python benchmarks/yolo.py --dedupe 0.9 --model yolo11n.yaml --imgsz 320 --epochs 30
 """
-import argparse, datetime, os, shlex, tempfile, time
+import argparse, datetime, os, tempfile, time
 from pathlib import Path
 import pandas as pd
+from defect_nbs.core import command_line
 from defect_nbs.core import find_magnetic_tile
 from defect_nbs.data import scan, builtin_dataset
 from defect_nbs.yolo import write_yolo_dataset, train_yolo, evaluate_yolo
@@ -32,7 +33,7 @@ def main():
     ev = evaluate_yolo(yolo, yaml, df, imgsz=a.imgsz)
     row = dict(ev, model=a.model, imgsz=a.imgsz, epochs=a.epochs, batch=a.batch, pretrained=False, train_seconds=round(train_s, 1),
                data=root.name, dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
-               command='python benchmarks/yolo.py ' + shlex.join(os.sys.argv[1:]), **machine_info())
+               command=command_line(), **machine_info())
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != 'command'}, flush=True)
     append_results(pd.DataFrame([row]), a.out)
 

@@ -9,28 +9,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import expit
 from .core import *
 from .data import scan, usable, load_image, load_mask, builtin_dataset, WEAK_MASK_SOURCES
 from .analysis import analysis_report
 from .models import load_model, model_stats, RESIZE_MODES
-from .train import train_classifier, evaluate, plot_evaluation, export_classifier, apply_temperature
+from .metrics import apply_temperature
+from .train import train_classifier, evaluate, plot_evaluation, export_classifier
 from .cam import split_maps, choose_threshold, localization_metrics
 from .segment import iou_threshold, pixel_metrics
-from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker, logit
+from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker
 from .anomaly import PatchCore, choose_border, image_score, quantile_threshold, evaluate_anomaly
-from .pipeline import inspect, cam_localizer
-from .export import calibration_paths, onnx_metadata
+from .pipeline import inspect_images, cam_localizer
+from .export import onnx_metadata
+from .int8 import calibration_paths
 from .benchmark import deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info, recommend_format
 
 # %% auto #0
-__all__ = ['TRAIN_SECONDS_256', 'defect_widths', 'estimate_train_seconds', 'choose_input', 'int8_description', 'job_report',
-           'detector_fusion', 'inspection_job', 'job_cli']
+__all__ = ['TRAIN_SECONDS_256', 'DEPLOY_COLUMNS', 'defect_widths', 'estimate_train_seconds', 'choose_input', 'int8_description',
+           'job_report', 'fit_detector', 'detector_fusion', 'job_data', 'job_classifier', 'job_localization',
+           'job_operating_point', 'job_deployment', 'write_report', 'inspection_job', 'job_cli']
 
 # %% ../nbs/14_cli.ipynb #ec1d2c92
 TRAIN_SECONDS_256 = 0.10   # s per training image per epoch at 256 px, 2 CPU threads (AMD EPYC, EfficientNet-Lite0, valid pass included)
 
 def defect_widths(index: pd.DataFrame, max_masks: int = 300, seed: int = 0) -> pd.DataFrame:
-    "For (up to `max_masks`) usable Bad images with a mask: the image's long side and its defect's width (px, the diameter of the largest disc inside the mask; an even width counts one less)."
+    ("For (up to `max_masks`) usable Bad images with a mask: the image's long side and its defect's width (px, the "
+     "diameter of the largest disc inside the mask; an even width counts one less).")
     from scipy import ndimage
     ok = usable(index)
     bad = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
@@ -46,10 +51,74 @@ def defect_widths(index: pd.DataFrame, max_masks: int = 300, seed: int = 0) -> p
 # %% ../nbs/14_cli.ipynb #f8af73f2
 def _round_up(x, step=32): return int(math.ceil(x / step) * step)
 
+# %% ../nbs/14_cli.ipynb #8060f515
 def estimate_train_seconds(n_train: int, size: int, epochs: int, threads: int = 2, freeze_early: bool = False) -> float:
     "Estimated CPU training time of `train_classifier` (one head-only epoch plus `epochs`), from `TRAIN_SECONDS_256`."
     return TRAIN_SECONDS_256 * (size / 256) ** 2 * n_train * (epochs + 1) * (0.5 if freeze_early else 1) * max(1, 2 / threads)
 
+# %% ../nbs/14_cli.ipynb #f3ff5b0e
+def _choose_resize(ok: pd.DataFrame, why: list) -> str:
+    "The resize mode for the images' shapes (squish, with the measured reason), noted in `why`."
+    aspect = (ok.width / ok.height.clip(lower=1)).astype(float)
+    lo, hi = aspect.quantile(0.05), aspect.quantile(0.95)
+    black = float(1 - np.minimum(aspect, 1 / aspect).median())
+    shapes = (f'the images all have about the same shape (width/height {lo:.2f} to {hi:.2f} for 90% of them)' if hi / lo <= 1.25 else
+              f'the shapes vary (width/height {lo:.2f} to {hi:.2f} for 90% of them), so each image is stretched differently, '
+              f'by up to {max(hi, 1 / lo):.1f}x')
+    why.append(f'resize squish: {shapes}; every input pixel shows the part' +
+               (f' (pad would leave {black:.0%} of the median image\'s input black)' if black >= 0.05 else '') +
+               '; measured on the magnetic-tile data, squish beat pad (test ROC-AUC 0.936 vs 0.855); crop can cut a defect off')
+    return 'squish'
+
+# %% ../nbs/14_cli.ipynb #37fd000f
+def _choose_size(ok: pd.DataFrame, min_defect_px: int, coverage: float, why: list) -> int:
+    ("The input size at which `coverage` of the masked defects keep `min_defect_px` of width (the images' own size "
+     "without masks).")
+    long_side = np.maximum(ok.width, ok.height).astype(float)
+    native = _round_up(long_side.median())
+    widths, cap = defect_widths(ok), int(np.clip(native, 96, 512))
+    if not len(widths):
+        size = int(np.clip(native, 96, 256))
+        why.append(f'size {size} px: no masks, so the defect sizes are unknown; the images\' own size (median long side '
+                   f'{long_side.median():.0f} px), at most 256 px (the size measured best on both real datasets)')
+        return size
+    need_each = min_defect_px * widths.long_side / widths.width        # input size at which each defect is min_defect_px wide
+    need = float(need_each.quantile(coverage))
+    size = int(np.clip(_round_up(need), 96, cap))
+    why.append(f'size {size} px: {coverage:.0%} of the {len(widths)} Bad images with a mask keep their defect at least {min_defect_px} px '
+               f'wide at {need:.0f} px (defect width at full resolution: median {widths.width.median():.1f} px, thinnest tenth under '
+               f'{widths.width.quantile(0.1):.1f} px; images: median long side {long_side.median():.0f} px)')
+    if _round_up(need) > cap:
+        why.append(f'the defects asked for {_round_up(need)} px, more than {"the images have" if cap == native else "the 512 px cap"} '
+                   f'({cap} px): {(need_each > cap).mean():.0%} of them stay under {min_defect_px} px wide')
+    return size
+
+# %% ../nbs/14_cli.ipynb #32d7fae3
+def _choose_epochs(n_train: int, bs: int, why: list) -> int:
+    "About 300 optimizer steps, between 5 and 10 epochs."
+    steps = math.ceil(n_train / bs)
+    epochs = int(np.clip(math.ceil(300 / steps), 5, 10))
+    why.append(f'epochs {epochs}: {n_train} training images are {steps} optimizer steps per epoch at batch {bs}; about 300 steps, '
+               'between 5 and 10 epochs (the best epoch on valid is kept)')
+    return epochs
+
+# %% ../nbs/14_cli.ipynb #2f1bed7e
+def _fit_cpu_budget(size: int, epochs: int, given: dict, est, train_minutes: float, why: list) -> tuple[int, int]:
+    ("Epochs, then size, cut (those not given) until the estimated CPU training time `est(size, epochs)` fits the "
+     "budget.")
+    budget, asked = 60 * train_minutes, (size, epochs)
+    while est(size, epochs) > budget and given['epochs'] is None and epochs > 5: epochs -= 1
+    while est(size, epochs) > budget and given['size'] is None and size > 128: size -= 32
+    if (size, epochs) != asked:
+        why.append(f'cut to {size} px and {epochs} epochs to fit the {train_minutes:g}-minute CPU training budget (the data asked for '
+                   f'{asked[0]} px and {asked[1]} epochs: about {est(*asked) / 60:.0f} min; pass --size/--epochs, a larger --train_minutes, '
+                   'or --freeze_early)')
+    if est(size, epochs) > budget:
+        why.append(f'still over the {train_minutes:g}-minute CPU training budget: nothing left to cut' +
+                   (' (given values are kept)' if given['size'] or given['epochs'] else ''))
+    return size, epochs
+
+# %% ../nbs/14_cli.ipynb #2771631b
 def choose_input(index: pd.DataFrame,
                  size: int | None = None,      # input size (px); None: chosen from the data
                  resize: str | None = None,    # one of `RESIZE_MODES`; None: chosen from the image shapes
@@ -62,64 +131,24 @@ def choose_input(index: pd.DataFrame,
                  coverage: float = 0.9,        # share of the Bad images (with a mask) whose defect must keep that width
                  bs: int = 32,                 # batch size (for the optimizer steps per epoch)
                 ) -> dict:
-    "Input size, resize mode and epochs for training on `index`, from its image shapes, defect widths (masks) and size, bounded for CPU training time; `why` says why."
+    ("Input size, resize mode and epochs for training on `index`, from its image shapes, defect widths (masks) and "
+     "size, bounded for CPU training time; `why` says why.")
     ok = usable(index)
     if ok.empty: raise ValueError('the index has no usable image')
     if resize is not None and resize not in RESIZE_MODES: raise ValueError(f'resize must be one of {RESIZE_MODES}, not {resize!r}')
-    train = ok[ok.split == 'train'] if 'split' in ok else ok
-    n_train = max(len(train), 1)
-    long_side = np.maximum(ok.width, ok.height).astype(float)
-    native = _round_up(long_side.median())
+    n_train = max(len(ok[ok.split == 'train'] if 'split' in ok else ok), 1)
     why, given = [], dict(size=size, resize=resize, epochs=epochs)
-
-    aspect = (ok.width / ok.height.clip(lower=1)).astype(float)
-    lo, hi = aspect.quantile(0.05), aspect.quantile(0.95)
-    if resize is not None: why.append(f'resize {resize}: given')
-    else:
-        resize, black = 'squish', float(1 - np.minimum(aspect, 1 / aspect).median())
-        shapes = (f'the images all have about the same shape (width/height {lo:.2f} to {hi:.2f} for 90% of them)' if hi / lo <= 1.25 else
-                  f'the shapes vary (width/height {lo:.2f} to {hi:.2f} for 90% of them), so each image is stretched differently, by up to {max(hi, 1 / lo):.1f}x')
-        why.append(f'resize squish: {shapes}; every input pixel shows the part' + (f' (pad would leave {black:.0%} of the median image\'s input black)' if black >= 0.05 else '') +
-                   '; measured on the magnetic-tile data, squish beat pad (test ROC-AUC 0.936 vs 0.855); crop can cut a defect off')
-
-    widths = defect_widths(ok) if size is None else pd.DataFrame()
-    cap = int(np.clip(native, 96, 512))
-    if size is not None: why.append(f'size {size} px: given')
-    elif len(widths):
-        need_each = min_defect_px * widths.long_side / widths.width        # input size at which each defect is min_defect_px wide
-        need = float(need_each.quantile(coverage))
-        size = int(np.clip(_round_up(need), 96, cap))
-        why.append(f'size {size} px: {coverage:.0%} of the {len(widths)} Bad images with a mask keep their defect at least {min_defect_px} px wide '
-                   f'at {need:.0f} px (defect width at full resolution: median {widths.width.median():.1f} px, thinnest tenth under '
-                   f'{widths.width.quantile(0.1):.1f} px; images: median long side {long_side.median():.0f} px)')
-        if _round_up(need) > cap:
-            why.append(f'the defects asked for {_round_up(need)} px, more than {"the images have" if cap == native else "the 512 px cap"} ({cap} px): '
-                       f'{(need_each > cap).mean():.0%} of them stay under {min_defect_px} px wide')
-    else:
-        size = int(np.clip(native, 96, 256))
-        why.append(f'size {size} px: no masks, so the defect sizes are unknown; the images\' own size (median long side {long_side.median():.0f} px), '
-                   'at most 256 px (the size measured best on both real datasets)')
-
-    steps = math.ceil(n_train / bs)
-    if epochs is not None: why.append(f'epochs {epochs}: given')
-    else:
-        epochs = int(np.clip(math.ceil(300 / steps), 5, 10))
-        why.append(f'epochs {epochs}: {n_train} training images are {steps} optimizer steps per epoch at batch {bs}; about 300 steps, '
-                   'between 5 and 10 epochs (the best epoch on valid is kept)')
-
+    if resize is None: resize = _choose_resize(ok, why)
+    else: why.append(f'resize {resize}: given')
+    if size is None: size = _choose_size(ok, min_defect_px, coverage, why)
+    else: why.append(f'size {size} px: given')
+    if epochs is None: epochs = _choose_epochs(n_train, bs, why)
+    else: why.append(f'epochs {epochs}: given')
     device = device if device is not None else default_device()
     est = lambda s, e: estimate_train_seconds(n_train, s, e, threads, freeze_early)
-    if getattr(device, 'type', str(device)) == 'cuda':
-        why.append('training on a GPU: no CPU time bound')
+    if getattr(device, 'type', str(device)) == 'cuda': why.append('training on a GPU: no CPU time bound')
     else:
-        budget, asked = 60 * train_minutes, (size, epochs)
-        while est(size, epochs) > budget and given['epochs'] is None and epochs > 5: epochs -= 1
-        while est(size, epochs) > budget and given['size'] is None and size > 128: size -= 32
-        if (size, epochs) != asked:
-            why.append(f'cut to {size} px and {epochs} epochs to fit the {train_minutes:g}-minute CPU training budget (the data asked for {asked[0]} px '
-                       f'and {asked[1]} epochs: about {est(*asked) / 60:.0f} min; pass --size/--epochs, a larger --train_minutes, or --freeze_early)')
-        if est(size, epochs) > budget:
-            why.append(f'still over the {train_minutes:g}-minute CPU training budget: nothing left to cut' + (' (given values are kept)' if given['size'] or given['epochs'] else ''))
+        size, epochs = _fit_cpu_budget(size, epochs, given, est, train_minutes, why)
         why.append(f'estimated CPU training time {est(size, epochs) / 60:.1f} min ({n_train} images, {threads} thread{"s" if threads != 1 else ""}'
                    f'{", early layers frozen" if freeze_early else ""}; {TRAIN_SECONDS_256} s per image per epoch at 256 px, measured on AMD EPYC)')
     return dict(size=int(size), resize=resize, epochs=int(epochs), why=why, estimated_train_s=est(size, epochs),
@@ -132,11 +161,13 @@ def _metrics_row(name, m) -> str:
 
 _COUNTS = dict(escape=('escapes', 'n_bad'), false_reject=('false_rejects', 'n_good'), review=('reviews', 'n'))
 
+# %% ../nbs/14_cli.ipynb #7cbed4ca
 def _rate_cell(r: dict, name: str) -> str:
     "A rate with its count and exact two-sided interval, e.g. `0.0% (0 of 8; 95% CI 0.0–36.9%)`."
     k, m = r[_COUNTS[name][0]], r.get(_COUNTS[name][1], r['n'] - r['n_bad'])
     return f"{r[name + '_rate']:.1%} ({k} of {m}; {r['level']:.0%} CI {r[name + '_low']:.1%}–{r[name + '_high']:.1%})"
 
+# %% ../nbs/14_cli.ipynb #e183fc0e
 def _rule_of(o: dict) -> BucketRule:
     r = o['rule']
     return BucketRule(r['good_below'], np.inf if r['bad_above'] is None else r['bad_above'], r['found_at'], r.get('clear_below'))
@@ -164,6 +195,7 @@ def _evidence_notes(o: dict) -> list[str]:
                          f"(`--bound upper` holds it on the bound).")
     return notes
 
+# %% ../nbs/14_cli.ipynb #734e1654
 def int8_description(q: dict) -> str:
     "What an INT8 model's `quantization` metadata (as `quantize_int8` writes it) says was done, in words."
     if not q: return 'not quantized by `quantize_int8` (no quantization metadata)'
@@ -181,6 +213,7 @@ _MASK_WORDS = dict(annotated='annotated mask files', polygon='masks drawn from p
 
 def _num(x, fmt='.3f') -> str: return 'n/a' if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
 
+# %% ../nbs/14_cli.ipynb #078fbcad
 def _anomaly_section(a: dict) -> list[str]:
     "The report's section on the good-only detector and its fusion with the classifier."
     cfg, fi, th, t, rc = a['config'], a['fit_info'], a['threshold'], a['test'], a['test_recall']
@@ -218,19 +251,25 @@ def _anomaly_section(a: dict) -> list[str]:
                    "show (see the notes on the validation split above); `--bound upper` holds the limits on the upper bounds.", ""]
     return L
 
-def job_report(f: dict) -> str:
-    "The markdown report of an `inspection_job`'s figures."
-    d, c, o, dep, m = f['data'], f['classifier'], f['operating_point'], f['deployment'], f['machine']
-    L = [f"# Inspection report", "",
+# %% ../nbs/14_cli.ipynb #ce37e400
+def _report_header(d: dict, m: dict) -> list[str]:
+    "The report's opening: the data, its masks and splits, the positive class, the machine."
+    return [f"# Inspection report", "",
          f"Data: `{d['root']}` ({d['layout']} layout): {d['images']} files, {d['usable']} usable ({d['problems']} recorded in "
          f"`analysis/problems.csv`); near-duplicates {'grouped at ' + str(d['dedupe']) if d['dedupe'] else 'not grouped'}.",
          (f"Masks: {', '.join(f'{n} {_MASK_WORDS.get(k, k)}' for k, n in d['mask_sources'].items())} (Bad images). " if d.get('mask_sources') else
           "No masks: the classifier decides alone. ") +
          f"Splits (images, of which Bad): train {d['train']}, valid {d['valid']}, test {d['test']}. **Bad is the positive class.** "
          "Thresholds and calibration are chosen on valid; every figure is on the test split unless it says valid.",
-         f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}, onnxruntime {m['onnxruntime']}.", "",
-         "## Classifier", "",
-         f"{c['arch']}, {c['head']} head, {c['size']} px ({c.get('resize', 'squish')}), {c['epochs']} epochs{' (layers before stride 8 frozen)' if c.get('freeze_early') else ''}, trained in {c['train_seconds']:.0f} s. "
+         f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}, "
+         f"onnxruntime {m['onnxruntime']}.", ""]
+
+# %% ../nbs/14_cli.ipynb #469976b0
+def _classifier_section(c: dict) -> list[str]:
+    "The classifier: recipe, calibration, threshold, synthetic data, why this input, and its test metrics."
+    L = ["## Classifier", "",
+         f"{c['arch']}, {c['head']} head, {c['size']} px ({c.get('resize', 'squish')}), {c['epochs']} epochs"
+         f"{' (layers before stride 8 frozen)' if c.get('freeze_early') else ''}, trained in {c['train_seconds']:.0f} s. "
          f"Temperature {c['temperature']:.3f} (test ECE {c['ece_before']:.3f} before, {c['ece_after']:.3f} after); "
          f"threshold {c['threshold']:.4f}, chosen on valid for {c['target_recall']:.0%} Bad recall.", ""]
     sy = c.get('synthetic') or {}
@@ -240,55 +279,77 @@ def job_report(f: dict) -> str:
     if c.get('input_why'):
         L += ["Input size, resize mode and epochs (`choose_input`; `--size`, `--resize`, `--epochs` override it):", "",
               *[f"- {w}" for w in c['input_why']], ""]
-    L += ["| test split | ROC-AUC | PR-AUC | accuracy | Bad recall | Bad precision | false positives | false negatives |",
-         "|---|---|---|---|---|---|---|---|",
-         _metrics_row('at the valid-chosen threshold', c['test']), _metrics_row('at 0.5', c['test_at_half']), "",
-         "Curves, confusion matrix and reliability diagram: `evaluation.png`.", ""]
-    if f.get('localization'):
-        z = f['localization']
-        L += ["## Localization against the masks", "",
-              f"The model's {z['method']}, its threshold ({z['threshold']:.3g}) chosen on valid by pixel F1; test images with a mask, and the good ones.", "",
-              *([f"**{d['weak_masks']} of the {sum(d['mask_sources'].values())} masks are weak** (drawn from boxes, not outlines): the map learned "
-                 "from them and is scored against them, so the pixel figures measure overlap with boxes, not with the defects' true shapes.", ""]
-                if d.get('weak_masks') else []),
-              "| pixel AUROC | pixel AP | pointing game | box accuracy at IoU 0.5 | MaxBoxAcc (IoU 0.3 / 0.5 / 0.7) | good images with a box | Bad images with a box |",
-              "|---|---|---|---|---|---|---|",
-              f"| {z['pixel_auroc']:.3f} | {z['pixel_ap']:.3f} | {z['pointing_game']:.1%} | {z['box_acc_iou50']:.1%} | {z['max_box_acc']:.1%} "
-              f"({z['max_box_acc_iou30']:.0%} / {z['max_box_acc_iou50']:.0%} / {z['max_box_acc_iou70']:.0%}) | {z['good_with_box']:.1%} | {z['bad_with_box']:.1%} |", ""]
-        if 'defect_iou' in z:
-            L += [f"As a segmentation (probability threshold {z['pixel_threshold']:.2f}, chosen on valid by IoU): defect IoU {z['defect_iou']:.3f}, "
-                  f"Dice {z['dice']:.3f}, pixel precision {z['pixel_precision']:.1%}, pixel recall {z['pixel_recall']:.1%}.", ""]
+    return L + ["| test split | ROC-AUC | PR-AUC | accuracy | Bad recall | Bad precision | false positives | false negatives |",
+                "|---|---|---|---|---|---|---|---|",
+                _metrics_row('at the valid-chosen threshold', c['test']), _metrics_row('at 0.5', c['test_at_half']), "",
+                "Curves, confusion matrix and reliability diagram: `evaluation.png`.", ""]
+
+# %% ../nbs/14_cli.ipynb #db229f10
+def _localization_section(z: dict, d: dict) -> list[str]:
+    ("The map against the masks: pixel and box figures, a warning for weak masks, and the segmentation figures of a "
+     "`segment` head.")
+    L = ["## Localization against the masks", "",
+         f"The model's {z['method']}, its threshold ({z['threshold']:.3g}) chosen on valid by pixel F1; test images with a mask, and the good ones.", "",
+         *([f"**{d['weak_masks']} of the {sum(d['mask_sources'].values())} masks are weak** (drawn from boxes, not outlines): the map learned "
+            "from them and is scored against them, so the pixel figures measure overlap with boxes, not with the defects' true shapes.", ""]
+           if d.get('weak_masks') else []),
+         "| pixel AUROC | pixel AP | pointing game | box accuracy at IoU 0.5 | MaxBoxAcc (IoU 0.3 / 0.5 / 0.7) | good images with a box "
+         "| Bad images with a box |",
+         "|---|---|---|---|---|---|---|",
+         f"| {z['pixel_auroc']:.3f} | {z['pixel_ap']:.3f} | {z['pointing_game']:.1%} | {z['box_acc_iou50']:.1%} | {z['max_box_acc']:.1%} "
+         f"({z['max_box_acc_iou30']:.0%} / {z['max_box_acc_iou50']:.0%} / {z['max_box_acc_iou70']:.0%}) | {z['good_with_box']:.1%} "
+         f"| {z['bad_with_box']:.1%} |", ""]
+    if 'defect_iou' in z:
+        L += [f"As a segmentation (probability threshold {z['pixel_threshold']:.2f}, chosen on valid by IoU): defect IoU {z['defect_iou']:.3f}, "
+              f"Dice {z['dice']:.3f}, pixel precision {z['pixel_precision']:.1%}, pixel recall {z['pixel_recall']:.1%}.", ""]
+    return L
+
+# %% ../nbs/14_cli.ipynb #9da34157
+def _bucket_section(o: dict) -> list[str]:
+    ("Good / bad / review: the rule chosen on valid, its rates on valid and test with intervals, and what the "
+     "evidence cannot show.")
     lvl = o['valid']['level']
     on = 'the observed rates' if o['bound'] == 'estimate' else f"the one-sided {lvl:.0%} upper bounds of its rates"
-    L += ["## Good / bad / review", "",
+    L = ["## Good / bad / review", "",
          f"Localizer: {o['localizer']}. Rule chosen on valid so that {on} are within escape ≤ {o['max_escape']:.1%} and false rejects ≤ "
          f"{o['max_false_reject']:.1%}, with the least review: {describe_rule(_rule_of(o), o['has_localizer'])}.", "",
          f"| split | escape rate (Bad passed as good) | false-reject rate (good rejected) | review rate |", "|---|---|---|---|"]
-    for split in ('valid', 'test'):
-        r = o[split]
-        L.append(f"| {split} | {_rate_cell(r, 'escape')} | {_rate_cell(r, 'false_reject')} | {_rate_cell(r, 'review')} |")
+    L += [f"| {s} | {_rate_cell(o[s], 'escape')} | {_rate_cell(o[s], 'false_reject')} | {_rate_cell(o[s], 'review')} |" for s in ('valid', 'test')]
     L += ["", f"Intervals: exact (Clopper-Pearson) two-sided {lvl:.0%}. A rule that never says good cannot let a Bad part escape, so its escape "
           "interval is 0 whatever the number of images (and likewise false rejects for a rule that never says bad).", ""]
     for note in _evidence_notes(o): L += [note, ""]
-    if f.get('anomaly'): L += _anomaly_section(f['anomaly'])
-    one = pd.DataFrame(dep['formats']).assign(batch_size=1)
-    rec = recommend_format(one, dep.get('min_agreement', 0.99))
+    return L
+
+# %% ../nbs/14_cli.ipynb #2b1ec49e
+def _deployment_section(dep: dict, o: dict) -> list[str]:
+    ("Where the inspection results are, the recommended format and why, and every format's latency, size, accuracy "
+     "and agreement.")
+    rec = recommend_format(pd.DataFrame(dep['formats']).assign(batch_size=1), dep.get('min_agreement', 0.99))
     ref = dep['formats'][0]['format']
-    L += [f"Every test image with its bucket and reason: `inspection/results.csv`; annotated copies in `inspection/good|bad|review/` "
-          f"({o['images_per_second']:.1f} images/s).", "",
-          "## Deployment", "",
-          f"**Recommended: {rec['format']}.** {rec['reason']}", "",
-          f"INT8: {dep['int8']}. Parity of ONNX FP32 with PyTorch was checked on {dep['parity_images']} test images before timing. "
-          f"Every format was timed on the same preprocessed test images, {dep['formats'][0].get('n_calls', '?')} calls each at batch 1 in interleaved rounds; "
-          f"latency is the p50 (median) with its distribution-free 95% interval, and the speed-up is the ratio of p50s. Agreement: the share "
-          f"of the {rec['n_test']} test decisions (at the valid-chosen threshold) that are the same as {ref}'s.", "",
-          f"| format | p50 ms at batch 1 (95% CI) | speed-up: {ref} p50 / p50 | MB | test accuracy | agreement with {ref} (test decisions) |", "|---|---|---|---|---|---|"]
+    L = [f"Every test image with its bucket and reason: `inspection/results.csv`; annotated copies in `inspection/good|bad|review/` "
+         f"({o['images_per_second']:.1f} images/s).", "",
+         "## Deployment", "",
+         f"**Recommended: {rec['format']}.** {rec['reason']}", "",
+         f"INT8: {dep['int8']}. Parity of ONNX FP32 with PyTorch was checked on {dep['parity_images']} test images before timing. "
+         f"Every format was timed on the same preprocessed test images, {dep['formats'][0].get('n_calls', '?')} calls each at batch 1 in "
+         f"interleaved rounds; latency is the p50 (median) with its distribution-free 95% interval, and the speed-up is the ratio of p50s. "
+         f"Agreement: the share of the {rec['n_test']} test decisions (at the valid-chosen threshold) that are the same as {ref}'s.", "",
+         f"| format | p50 ms at batch 1 (95% CI) | speed-up: {ref} p50 / p50 | MB | test accuracy | agreement with {ref} (test decisions) |",
+         "|---|---|---|---|---|---|"]
     for r in dep['formats']:
         ci = f" ({r['p50_lo_ms']:.2f}–{r['p50_hi_ms']:.2f})" if 'p50_lo_ms' in r else ''
         L.append(f"| {r['format']}{' (recommended)' if r['format'] == rec['format'] else ''} | {r['p50_ms']:.2f}{ci} | {r['speedup']:.1f}x | "
                  f"{r['size_mb']:.1f} | {r['accuracy']:.1%} | {r['decision_agreement']:.1%} |")
-    L += ["", "Batch sweep and GFLOP/s: `benchmark.csv`, `benchmark.png`.", ""]
-    return '\n'.join(L)
+    return L + ["", "Batch sweep and GFLOP/s: `benchmark.csv`, `benchmark.png`.", ""]
+
+# %% ../nbs/14_cli.ipynb #c23cdd2e
+def job_report(f: dict) -> str:
+    "The markdown report of an `inspection_job`'s figures."
+    L = _report_header(f['data'], f['machine']) + _classifier_section(f['classifier'])
+    if f.get('localization'): L += _localization_section(f['localization'], f['data'])
+    L += _bucket_section(f['operating_point'])
+    if f.get('anomaly'): L += _anomaly_section(f['anomaly'])
+    return '\n'.join(L + _deployment_section(f['deployment'], f['operating_point']))
 
 # %% ../nbs/14_cli.ipynb #d169317e
 def _fused_rule_text(rule: BucketRule) -> str:
@@ -303,50 +364,169 @@ def _detector_rule_text(rule: BucketRule) -> str:
     bad = 'never bad' if rule.never_bad else f"bad if P(Bad) ≥ {rule.bad_above:.4g} and the detector's score ≥ {rule.found_at:.4g}"
     return f'{good}; {bad}; review otherwise'
 
-def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid: dict, test_results: pd.DataFrame, classifier_point: dict,
-                    max_escape: float = 0.005, max_false_reject: float = 0.01, bound: str = 'estimate', quiet: bool = True) -> dict:
-    "Fit `PatchCore` on the train split's good images, choose its border and threshold on valid, measure it on test, and fuse it with the classifier (rule and stacker, chosen on valid)."
+# %% ../nbs/14_cli.ipynb #da3906ee
+def fit_detector(index: pd.DataFrame, valid_rows: pd.DataFrame, size: int, max_false_reject: float = 0.01,
+                 quiet: bool = True) -> tuple:
+    ("`PatchCore` fitted on the train split's good images, its border chosen on valid (when valid has both labels) "
+     "and its threshold ")
+    "the valid good images' quantile for `max_false_reject`: (detector, border choice, valid image scores, threshold)."
     det = PatchCore(size=size).fit(index, quiet=quiet)
-    vrows, trows = rows['valid'], rows['test']
-    _, vmaps = det.score(list(vrows.path))
-    y_val = label_to_int(vrows.label)
-    both = 0 < y_val.sum() < len(y_val)
-    borders = choose_border(vmaps, vrows.label) if both else dict(border=0.0, table={})
+    _, vmaps = det.score(list(valid_rows.path))
+    y_val = label_to_int(valid_rows.label)
+    borders = choose_border(vmaps, valid_rows.label) if 0 < y_val.sum() < len(y_val) else dict(border=0.0, table={})
     det.config['border'] = borders['border']
-    a_val = np.array([image_score(m, det.config['border']) for m in vmaps]); del vmaps
+    a_val = np.array([image_score(m, det.config['border']) for m in vmaps])
     th = quantile_threshold(a_val[y_val == 0], max_false_reject)
     det.thresholds = dict(image=th['threshold'], method='quantile', false_reject_target=max_false_reject)
+    return det, borders, a_val, th
+
+# %% ../nbs/14_cli.ipynb #f96c60d9
+def _stacker_point(valid: dict, a_val, vrows, p_test, s_test, a_test, y_test, max_escape, max_false_reject, bound) -> dict:
+    ("The stacker's operating point: logistic regression on valid (out-of-fold), its rule chosen on the out-of-fold "
+     "P(Bad).")
+    names = ['logit P(Bad)'] + ([] if s_test is None else ['defect-map score']) + ['log detector score']
+    feats = lambda p, s, a: np.c_[tuple([log_odds(p)] + ([] if s is None else [np.asarray(s, float)]) + [np.log1p(np.asarray(a, float))])]
+    try:
+        st = Stacker(names).fit(feats(valid['p'], valid['score'], a_val), vrows.label, vrows['group'] if 'group' in vrows else None)
+    except ValueError as e: return dict(name='stacker', skipped=str(e))
+    r3 = choose_rule(st.oof, vrows.label, None, max_escape, max_false_reject, bound=bound)
+    return dict(name='stacker: ' + ', '.join(names), rule_text=_fused_rule_text(r3), weights=st.weights, folds=st.n_folds,
+                valid=bucket_rates(bucket(st.oof, rule=r3).bucket, vrows.label, rule=r3),
+                test=bucket_rates(bucket(st.predict(feats(p_test, s_test, a_test)), rule=r3).bucket, y_test, rule=r3))
+
+# %% ../nbs/14_cli.ipynb #632f5d89
+def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid: dict, test_results: pd.DataFrame, classifier_point: dict,
+                    max_escape: float = 0.005, max_false_reject: float = 0.01, bound: str = 'estimate', quiet: bool = True) -> dict:
+    ("Fit `PatchCore` on the train split's good images, choose its border and threshold on valid, measure it on test, "
+     "and fuse it with the classifier (rule and stacker, chosen on valid).")
+    vrows, trows = rows['valid'], rows['test']
+    det, borders, a_val, th = fit_detector(index, vrows, size, max_false_reject, quiet)
     det.save(out / 'anomaly.safetensors')
     overall, per_type, table = evaluate_anomaly(det, index, 'test', quiet=quiet)
     a_test = table.set_index(table.path.astype(str)).score.reindex(trows.path.astype(str)).to_numpy()
     res = test_results.set_index('file').reindex(trows.path.astype(str))
-    p_test = res.p_bad.to_numpy(float)
-    s_test = None if valid['score'] is None else res.defect_score.to_numpy(float)
+    p_test, s_test = res.p_bad.to_numpy(float), None if valid['score'] is None else res.defect_score.to_numpy(float)
     y_test = trows.label
     flagged, bad = a_test >= th['threshold'], label_to_int(y_test) == 1
     recall = dict(zip(('low', 'high'), binomial_ci(int((flagged & bad).sum()), int(bad.sum()))), rate=float((flagged & bad).sum() / max(bad.sum(), 1)))
-    points = [dict(name='classifier and its defect map' if classifier_point['has_localizer'] else 'classifier alone',
-                   rule_text=classifier_point['rule_text'], valid=classifier_point['valid'], test=classifier_point['test'])]
     r2 = choose_rule(valid['p'], vrows.label, a_val, max_escape, max_false_reject, bound=bound)
-    points.append(dict(name='rule: classifier and detector', rule_text=_detector_rule_text(r2),
-                       valid=bucket_rates(bucket(valid['p'], a_val, r2).bucket, vrows.label, rule=r2),
-                       test=bucket_rates(bucket(p_test, a_test, r2).bucket, y_test, rule=r2)))
-    names = ['logit P(Bad)'] + ([] if s_test is None else ['defect-map score']) + ['log detector score']
-    feats = lambda p, s, a: np.c_[tuple([logit(p)] + ([] if s is None else [np.asarray(s, float)]) + [np.log1p(np.asarray(a, float))])]
-    try:
-        st = Stacker(names).fit(feats(valid['p'], valid['score'], a_val), vrows.label, vrows['group'] if 'group' in vrows else None)
-        r3 = choose_rule(st.oof, vrows.label, None, max_escape, max_false_reject, bound=bound)
-        points.append(dict(name='stacker: ' + ', '.join(names), rule_text=_fused_rule_text(r3), weights=st.weights, folds=st.n_folds,
-                           valid=bucket_rates(bucket(st.oof, rule=r3).bucket, vrows.label, rule=r3),
-                           test=bucket_rates(bucket(st.predict(feats(p_test, s_test, a_test)), rule=r3).bucket, y_test, rule=r3)))
-    except ValueError as e: points.append(dict(name='stacker', skipped=str(e)))
+    points = [dict(name='classifier and its defect map' if classifier_point['has_localizer'] else 'classifier alone',
+                   rule_text=classifier_point['rule_text'], valid=classifier_point['valid'], test=classifier_point['test']),
+              dict(name='rule: classifier and detector', rule_text=_detector_rule_text(r2),
+                   valid=bucket_rates(bucket(valid['p'], a_val, r2).bucket, vrows.label, rule=r2),
+                   test=bucket_rates(bucket(p_test, a_test, r2).bucket, y_test, rule=r2)),
+              _stacker_point(valid, a_val, vrows, p_test, s_test, a_test, y_test, max_escape, max_false_reject, bound)]
     ranked = [q for q in points if 'valid' in q]
     chosen = min(range(len(ranked)), key=lambda i: (ranked[i]['valid']['review_rate'], i))   # ties: the simpler one, listed first
     return dict(config=det.config, fit_info=det.fit_info, border_table=borders['table'], threshold=th, test=overall,
                 per_type=per_type.to_dict('records'), test_recall=recall, points=points, chosen=ranked[chosen]['name'],
                 max_escape=max_escape, max_false_reject=max_false_reject)
 
+# %% ../nbs/14_cli.ipynb #f9426922
+def job_data(root: Path, out: Path, dedupe: float | None = None) -> tuple[pd.DataFrame, dict]:
+    ("The index of `root` (split, near-duplicates grouped at `dedupe`) and the report's description of it; the "
+     "analysis goes to `out/analysis`.")
+    analysis_report(root, out / 'analysis', quiet=True)
+    index = scan(root, dedupe=dedupe or False, quiet=True)
+    ok = usable(index)
+    masked = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
+    sources = masked['mask_source'].replace('', 'annotated') if 'mask_source' in masked else pd.Series('annotated', masked.index)
+    mask_sources = sources.value_counts()
+    count = lambda s: f"{int((ok.split == s).sum())} ({int(((ok.split == s) & (ok.label == BAD)).sum())})"
+    data = dict(root=str(root), layout=index.attrs.get('layout', ''), images=len(index), usable=len(ok), problems=len(index) - len(ok),
+                dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'),
+                mask_sources={k: int(v) for k, v in mask_sources.items()},
+                weak_masks=int(mask_sources[mask_sources.index.isin(WEAK_MASK_SOURCES)].sum()))
+    return index, data
+
+# %% ../nbs/14_cli.ipynb #0d3e4c8b
+def job_classifier(index: pd.DataFrame, out: Path, head: str, choice: dict, target_recall: float = 0.99, freeze_early: bool = False,
+                   synthetic: str = 'none', synthetic_per_bad: float = 1.0, quiet: bool = False, title: str = '') -> tuple:
+    ("Train, evaluate and save the classifier: (the saved model read back, its `Evaluation`, the report's description "
+     "of it).")
+    import matplotlib.pyplot as plt
+    size, resize, epochs = choice['size'], choice['resize'], choice['epochs']
+    learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early, quiet=quiet,
+                             synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, balance_dir=out / 'train_images')
+    n_synthetic = int((learn.index.get('synthetic', pd.Series('', learn.index.index)).fillna('') != '').sum())
+    ev = evaluate(learn, index, target_recall)
+    plot_evaluation(ev, title).savefig(out / 'evaluation.png', dpi=90)
+    plt.close('all')
+    model = load_model(export_classifier(learn, out / 'model.safetensors', ev))
+    described = dict(arch=model.config['arch'], head=head, size=size, resize=resize, epochs=epochs, input_why=choice['why'],
+                     input_given=choice['given'], estimated_train_s=choice['estimated_train_s'],
+                     freeze_early=freeze_early, train_seconds=learn.train_seconds,
+                     synthetic=dict(method=synthetic, per_bad=synthetic_per_bad, images=n_synthetic),
+                     temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
+                     test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
+    return model, ev, described
+
+# %% ../nbs/14_cli.ipynb #eb91fe19
+def job_localization(model, index: pd.DataFrame, head: str) -> dict:
+    ("Localization metrics of the model's map against the test masks, its threshold chosen on valid against the valid "
+     "masks.")
+    vh, vm, _ = split_maps(model, index, 'valid')
+    th, tm, _ = split_maps(model, index, 'test')
+    localization = dict(localization_metrics(th, tm, choose_threshold(vh, vm)),
+                        method='defect map' if head == 'segment' else 'class activation map')
+    if head == 'segment':   # the same maps as probabilities, scored as a segmentation (threshold chosen on valid)
+        vp, tp = ([expit(h) for h in maps] for maps in (vh, th))
+        pixel_threshold = iou_threshold(vp, vm)
+        seg = pixel_metrics(tp, tm, pixel_threshold)
+        localization.update(pixel_threshold=pixel_threshold, **{k: seg[k] for k in ('defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
+    return localization
+
+# %% ../nbs/14_cli.ipynb #b18acfe4
+def job_operating_point(model, ev, rows: dict, localization: dict | None, out: Path, max_escape: float = 0.005,
+                        max_false_reject: float = 0.01, bound: str = 'estimate', quiet: bool = False) -> tuple[dict, dict, pd.DataFrame]:
+    ("The rule chosen on valid and its rates on valid and test: (the report's operating point, valid P(Bad) and "
+     "scores, test results).")
+    localizer, where = None, 'none (the data has no masks): the classifier decides alone'
+    if localization is not None:
+        localizer = cam_localizer(model, localization['threshold'])
+        where = (f"the model's {localization['method']}, regions above "
+                 f"{localizer.threshold:.3g} (chosen on valid against the masks)")
+    ims = [load_image(p, model.preprocess.mode) for p in rows['valid'].path]
+    p_val = apply_temperature(p_bad(model.predict(ims)), ev.temperature)
+    s_val = None if localizer is None else np.array([box_score(r) for r in localizer(ims)])
+    rule = choose_rule(p_val, rows['valid'].label, s_val, max_escape, max_false_reject, bound=bound)
+    rep = inspect_images(list(rows['test'].path), model, out / 'inspection', localizer, rule, annotate=True, resume=False, quiet=quiet)
+    truth = dict(zip(rows['test'].path.astype(str), rows['test'].label))
+    point = dict(localizer=where, has_localizer=localizer is not None, bound=bound,
+                 rule=dict(good_below=rule.good_below, bad_above=None if rule.never_bad else rule.bad_above,   # None: never bad (JSON has no inf)
+                           found_at=rule.found_at, clear_below=rule.clear_below),
+                 rule_text=describe_rule(rule, localizer is not None),
+                 max_escape=max_escape, max_false_reject=max_false_reject, images_per_second=rep.images_per_second,
+                 valid=bucket_rates(bucket(p_val, s_val, rule).bucket, rows['valid'].label, rule=rule),
+                 test=bucket_rates(rep.results.bucket, [truth[f] for f in rep.results.file], rule=rule))
+    return point, dict(p=p_val, score=s_val), rep.results
+
+# %% ../nbs/14_cli.ipynb #14884223
+DEPLOY_COLUMNS = ['format', 'precision', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'n_calls', 'speedup', 'size_mb', 'accuracy',
+                  'decision_agreement', 'n_test']
+
+def job_deployment(model, ev, index: pd.DataFrame, test_rows: pd.DataFrame, out: Path, threads: int = 2, title: str = '') -> dict:
+    "Export, time and compare every deployment format on the test split; the report's deployment figures."
+    import matplotlib.pyplot as plt
+    check = [load_image(p, model.preprocess.mode) for p in test_rows.path[:16]]
+    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stem')
+    X, pre_ms = preprocess_batch(test_rows.path, model.preprocess)
+    table = benchmark(formats, X, test_rows.label, threshold=ev.threshold, temperature=ev.temperature, batch_sizes=(1, 8),
+                      threads=threads, gflops_per_image=model_stats(model)['gflops'], quiet=True, preprocess_ms=pre_ms, split='test')
+    table.to_csv(out / 'benchmark.csv', index=False)
+    plot_benchmark(table, title).savefig(out / 'benchmark.png', dpi=90); plt.close('all')
+    quantization = json.loads(onnx_metadata(out / 'deploy' / 'model_int8.onnx').get('quantization', '{}'))   # what quantize_int8 did
+    return dict(int8=int8_description(quantization) + " (`keep_fp32='stem'`: the stem and the head in FP32)", quantization=quantization,
+                parity_images=len(check), min_agreement=0.99, formats=table[table.batch_size == 1][DEPLOY_COLUMNS].to_dict('records'),
+                recommended=recommend_format(table, 0.99))
+
 # %% ../nbs/14_cli.ipynb #1f2375a0
+def write_report(figures: dict, out: Path) -> Path:
+    "`report.md` (`job_report`) and `report.json` (the figures) in `out`; the markdown file's path."
+    (out / 'report.json').write_text(json.dumps(figures, indent=1, default=float))
+    (out / 'report.md').write_text(job_report(figures))
+    return out / 'report.md'
+
 def inspection_job(root=None, out='runs/job', head: str | None = None,
                    size: int | None = None,        # input size (px); None: `choose_input` picks it from the data
                    epochs: int | None = None,      # epochs after the head-only one; None: chosen from the data
@@ -359,105 +539,34 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                    synthetic_per_bad: float = 1.0, # how many per real train Bad image
                    anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
                   ) -> dict:
-    "Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` go to `out`; returns the figures."
-    import matplotlib; matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` "
+     "go to `out`; returns the figures.")
     if bound not in BOUNDS: raise ValueError(f'bound must be one of {BOUNDS}, not {bound!r}')
     root, out = Path(root) if root else builtin_dataset(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
     say = (lambda msg: None) if quiet else (lambda msg: print(f'== {msg}', flush=True))
     say('data: index and analysis')
-    analysis_report(root, out / 'analysis', quiet=True)
-    index = scan(root, dedupe=dedupe or False, quiet=True)
-    ok = usable(index)
-    masked = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
-    has_masks = len(masked) > 0
-    mask_sources = (masked['mask_source'].replace('', 'annotated') if 'mask_source' in masked else pd.Series('annotated', masked.index)).value_counts()
-    head = head or ('segment' if has_masks else 'linear')
-    count = lambda s: f"{int((ok.split == s).sum())} ({int(((ok.split == s) & (ok.label == BAD)).sum())})"
-    data = dict(root=str(root), layout=index.attrs.get('layout', ''), images=len(index), usable=len(ok), problems=len(index) - len(ok),
-                dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'),
-                mask_sources={k: int(v) for k, v in mask_sources.items()}, weak_masks=int(mask_sources[mask_sources.index.isin(WEAK_MASK_SOURCES)].sum()))
-
-    choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early, train_minutes=train_minutes)
-    size, resize, epochs = choice['size'], choice['resize'], choice['epochs']
-    say(f'input: {size} px, {resize}, {epochs} epochs')
-    for w in choice['why']: say(f'  {w}')
-    say(f'classifier: {head} head, {size} px, {epochs} epochs')
-    learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early, quiet=quiet,
-                             synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, balance_dir=out / 'train_images')
-    n_synthetic = int((learn.index.get('synthetic', pd.Series('', learn.index.index)).fillna('') != '').sum())
-    ev = evaluate(learn, index, target_recall)
-    plot_evaluation(ev, f'{root.name}: test split, Bad positive').savefig(out / 'evaluation.png', dpi=90); plt.close('all')
-    model = load_model(export_classifier(learn, out / 'model.safetensors', ev))
-    classifier = dict(arch=model.config['arch'], head=head, size=size, resize=resize, epochs=epochs, input_why=choice['why'],
-                      input_given=choice['given'], estimated_train_s=choice['estimated_train_s'],
-                      freeze_early=freeze_early, train_seconds=learn.train_seconds,
-                      synthetic=dict(method=synthetic, per_bad=synthetic_per_bad, images=n_synthetic),
-                      temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
-                      test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
-
-    localization, map_name = None, 'defect map' if head == 'segment' else 'class activation map'
-    if has_masks:
-        say('localization against the masks')
-        vh, vm, _ = split_maps(model, index, 'valid')
-        th, tm, _ = split_maps(model, index, 'test')
-        localization = dict(localization_metrics(th, tm, choose_threshold(vh, vm)), method=map_name)
-        if head == 'segment':   # the same maps as probabilities, scored as a segmentation (threshold chosen on valid)
-            vp, tp = ([1 / (1 + np.exp(-h)) for h in maps] for maps in (vh, th))
-            pixel_threshold = iou_threshold(vp, vm)
-            seg = pixel_metrics(tp, tm, pixel_threshold)
-            localization.update(pixel_threshold=pixel_threshold, **{k: seg[k] for k in ('defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
-
-    say('operating point, chosen on valid')
-    rows = {s: ok[ok.split == s].reset_index(drop=True) for s in ('valid', 'test')}
-    localizer, where = None, 'none (the data has no masks): the classifier decides alone'
-    if has_masks:
-        localizer = cam_localizer(model, localization['threshold'])
-        where = (f"the model's {map_name}, regions above "
-                 f"{localizer.threshold:.3g} (chosen on valid against the masks)")
-    ims = [load_image(p, model.preprocess.mode) for p in rows['valid'].path]
-    p_val = apply_temperature(1 - model.predict(ims)[:, 0], ev.temperature)
-    s_val = None if localizer is None else np.array([box_score(r) for r in localizer(ims)])
-    rule = choose_rule(p_val, rows['valid'].label, s_val, max_escape, max_false_reject, bound=bound)
-
-    say('inspection of the test split')
-    rep = inspect(list(rows['test'].path), model, out / 'inspection', localizer, rule, annotate=True, resume=False, quiet=quiet)
-    truth = dict(zip(rows['test'].path.astype(str), rows['test'].label))
-    operating_point = dict(localizer=where, has_localizer=localizer is not None, bound=bound,
-                           rule=dict(good_below=rule.good_below, bad_above=None if rule.never_bad else rule.bad_above,   # None: never bad (JSON has no inf)
-                                     found_at=rule.found_at, clear_below=rule.clear_below),
-                           rule_text=describe_rule(rule, localizer is not None),
-                           max_escape=max_escape, max_false_reject=max_false_reject, images_per_second=rep.images_per_second,
-                           valid=bucket_rates(bucket(p_val, s_val, rule).bucket, rows['valid'].label, rule=rule),
-                           test=bucket_rates(rep.results.bucket, [truth[f] for f in rep.results.file], rule=rule))
-
-    detector = None
-    if anomaly:
-        say('good-only detector: fitted on the train split\'s good images, fused on valid')
-        detector = detector_fusion(index, rows, size, out, dict(p=p_val, score=s_val), rep.results, operating_point,
-                                   max_escape, max_false_reject, bound, quiet)
-
+    index, data = job_data(root, out, dedupe)
+    head = head or ('segment' if data['mask_sources'] else 'linear')
+    choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early,
+                          train_minutes=train_minutes)
+    say(f"classifier: {head} head, {choice['size']} px, {choice['resize']}, {choice['epochs']} epochs"); [say(f'  {w}') for w in choice['why']]
+    model, ev, classifier = job_classifier(index, out, head, choice, target_recall, freeze_early, synthetic, synthetic_per_bad,
+                                           quiet, title=f'{root.name}: test split, Bad positive')
+    if data['mask_sources']: say('localization against the masks')
+    localization = job_localization(model, index, head) if data['mask_sources'] else None
+    say('operating point, chosen on valid, and inspection of the test split')
+    rows = {s: usable(index)[lambda d: d.split == s].reset_index(drop=True) for s in ('valid', 'test')}
+    point, valid, results = job_operating_point(model, ev, rows, localization, out, max_escape, max_false_reject, bound, quiet)
+    if anomaly: say("good-only detector: fitted on the train split's good images, fused on valid")
+    detector = None if not anomaly else detector_fusion(index, rows, choice['size'], out, valid, results, point, max_escape,
+                                                        max_false_reject, bound, quiet)
     say('deployment: ONNX, INT8, benchmark')
-    check = [load_image(p, model.preprocess.mode) for p in rows['test'].path[:16]]
-    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stem')
-    X, pre_ms = preprocess_batch(rows['test'].path, model.preprocess)
-    table = benchmark(formats, X, rows['test'].label, threshold=ev.threshold, temperature=ev.temperature, batch_sizes=(1, 8),
-                      threads=threads, gflops_per_image=model_stats(model)['gflops'], quiet=True, preprocess_ms=pre_ms, split='test')
-    table.to_csv(out / 'benchmark.csv', index=False)
-    plot_benchmark(table, f'{root.name}, {size} px').savefig(out / 'benchmark.png', dpi=90); plt.close('all')
-    one = table[table.batch_size == 1]
-    quantization = json.loads(onnx_metadata(out / 'deploy' / 'model_int8.onnx').get('quantization', '{}'))   # what quantize_int8 did
-    cols = ['format', 'precision', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'n_calls', 'speedup', 'size_mb', 'accuracy', 'decision_agreement', 'n_test']
-    deployment = dict(int8=int8_description(quantization) + " (`keep_fp32='stem'`: the stem and the head in FP32)", quantization=quantization, parity_images=len(check), min_agreement=0.99,
-                      formats=one[cols].to_dict('records'), recommended=recommend_format(table, 0.99))
-
-    figures = dict(data=data, classifier=classifier, localization=localization, operating_point=operating_point, deployment=deployment,
+    deployment = job_deployment(model, ev, index, rows['test'], out, threads, f"{root.name}, {choice['size']} px")
+    figures = dict(data=data, classifier=classifier, localization=localization, operating_point=point, deployment=deployment,
                    machine=machine_info(threads), **({'anomaly': detector} if detector else {}))
-    (out / 'report.md').write_text(job_report(figures))
-    (out / 'report.json').write_text(json.dumps(figures, indent=1, default=float))
-    say(f'report: {out / "report.md"}')
+    say(f'report: {write_report(figures, out)}')
     return figures
 
 # %% ../nbs/14_cli.ipynb #92a94f26
@@ -483,5 +592,6 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
             anomaly: bool = False):        # also fit a good-only detector on the train split's good images and report it fused with the classifier
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
+    import matplotlib; matplotlib.use('Agg')   # a command line has no display
     inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet, freeze_early,
                    resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, anomaly=anomaly)

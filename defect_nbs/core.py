@@ -14,7 +14,7 @@ from scipy.special import expit, logit
 __all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'INT8_WEIGHTS_ENV', 'label_to_int',
            'p_bad', 'log_odds', 'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything',
            'default_device', 'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits',
-           'binomial_ci', 'binomial_upper', 'find_magnetic_tile']
+           'binomial_ci', 'binomial_upper', 'find_magnetic_tile', 'command_line']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -23,7 +23,8 @@ POSITIVE = BAD
 
 # %% ../nbs/00_core.ipynb #a6dadef1
 def label_to_int(labels):
-    "Map `good`/`bad` labels (a string or a sequence; 0/1 pass through) to 0/1, Bad = 1; anything else raises `ValueError`."
+    ("Map `good`/`bad` labels (a string or a sequence; 0/1 pass through) to 0/1, Bad = 1; anything else raises "
+     "`ValueError`.")
     if isinstance(labels, str):
         if labels not in LABELS: raise ValueError(f'label must be {GOOD!r} or {BAD!r}, not {labels!r}')
         return LABELS.index(labels)
@@ -56,7 +57,8 @@ def as_paths(items) -> list[Path]:
 PROGRESS_ENV = 'DEFECT_NBS_PROGRESS'   # 'bar' or 'log' forces the kind of progress display
 
 def interactive() -> bool:
-    "True where a progress bar can redraw in place: a notebook, or a terminal on stderr (`$DEFECT_NBS_PROGRESS` = 'bar'/'log' forces it)."
+    ("True where a progress bar can redraw in place: a notebook, or a terminal on stderr (`$DEFECT_NBS_PROGRESS` = "
+     "'bar'/'log' forces it).")
     forced = os.environ.get(PROGRESS_ENV, '').strip().lower()
     if forced in ('bar', 'log'): return forced == 'bar'
     if forced: raise ValueError(f"${PROGRESS_ENV} must be 'bar' or 'log', not {forced!r}")
@@ -66,7 +68,8 @@ def interactive() -> bool:
     except (AttributeError, ValueError): return False
 
 class LogProgress:
-    "Iterate over `items`, writing a plain line to `file` at most every `every` seconds and one at the end: progress for logs."
+    ("Iterate over `items`, writing a plain line to `file` at most every `every` seconds and one at the end: progress "
+     "for logs.")
     def __init__(self, items, desc: str = '', total: int | None = None, every: float = 30.0, file=None, **kwargs):
         self.items, self.desc, self.every, self.file = items, desc or 'progress', every, file
         self.total = total if total is not None else (len(items) if hasattr(items, '__len__') else None)
@@ -84,7 +87,8 @@ class LogProgress:
         if shown != n or n == 0: self._line(n, t0)   # the end, unless the last line already said it
 
 def progress(items, quiet=False, every: float = 30.0, **kwargs):
-    "Wrap `items` in a tqdm progress bar where one can be drawn (`interactive`), else in `LogProgress` lines; nothing if `quiet`."
+    ("Wrap `items` in a tqdm progress bar where one can be drawn (`interactive`), else in `LogProgress` lines; "
+     "nothing if `quiet`.")
     if quiet: return items
     if not interactive(): return LogProgress(items, every=every, **kwargs)
     from tqdm.auto import tqdm
@@ -141,14 +145,16 @@ def cpu_info() -> dict:
 
 # %% ../nbs/00_core.ipynb #1a2d6ce1
 def int8_saturates(isa: str | None = None) -> bool:
-    "True for an x86 CPU with AVX2/AVX-512 but no VNNI (`isa` as in `cpu_info`), where 8-bit U8S8 integer kernels can saturate."
+    ("True for an x86 CPU with AVX2/AVX-512 but no VNNI (`isa` as in `cpu_info`), where 8-bit U8S8 integer kernels "
+     "can saturate.")
     flags = set((cpu_info()['isa'] if isa is None else isa).split())
     return bool(flags & {'avx2', 'avx512f'}) and not flags & set(VNNI_FLAGS)
 
 INT8_WEIGHTS_ENV = 'DEFECT_NBS_INT8_WEIGHTS'   # '7', '8' or 'auto'
 
 def int8_weight_bits(isa: str | None = None) -> int:
-    "The INT8 weight width quantization uses by default: `$DEFECT_NBS_INT8_WEIGHTS` (7 or 8) if set, else 7 where `int8_saturates(isa)`, else 8."
+    ("The INT8 weight width quantization uses by default: `$DEFECT_NBS_INT8_WEIGHTS` (7 or 8) if set, else 7 where "
+     "`int8_saturates(isa)`, else 8.")
     v = os.environ.get(INT8_WEIGHTS_ENV, '').strip().lower().removesuffix('bit').removesuffix('-')
     if v in ('', 'auto'): return 7 if int8_saturates(isa) else 8
     if v not in ('7', '8'): raise ValueError(f"${INT8_WEIGHTS_ENV} must be 7, 8 or auto, not {os.environ[INT8_WEIGHTS_ENV]!r}")
@@ -156,7 +162,8 @@ def int8_weight_bits(isa: str | None = None) -> int:
 
 # %% ../nbs/00_core.ipynb #6a95cddb
 def binomial_ci(k: int, n: int, level: float = 0.95, alternative: str = 'two-sided') -> tuple[float, float]:
-    "Exact (Clopper-Pearson) confidence interval `(low, high)` of a rate seen `k` times in `n` (`alternative='less'`: one-sided, `(0, upper bound)`)."
+    ("Exact (Clopper-Pearson) confidence interval `(low, high)` of a rate seen `k` times in `n` "
+     "(`alternative='less'`: one-sided, `(0, upper bound)`).")
     k, n = int(k), int(n)
     if not 0 <= k <= n: raise ValueError(f'need 0 <= k <= n, not k={k}, n={n}')
     if not 0 < level < 1: raise ValueError(f'level must be in (0, 1), not {level}')
@@ -166,7 +173,8 @@ def binomial_ci(k: int, n: int, level: float = 0.95, alternative: str = 'two-sid
     return float(ci.low), float(ci.high)
 
 def binomial_upper(k: int, n: int, level: float = 0.95) -> float:
-    "One-sided exact upper confidence bound of a rate seen `k` times in `n`: the rate is at most this, at `level` confidence."
+    ("One-sided exact upper confidence bound of a rate seen `k` times in `n`: the rate is at most this, at `level` "
+     "confidence.")
     return binomial_ci(k, n, level, 'less')[1]
 
 # %% ../nbs/00_core.ipynb #2b06f8b0
@@ -178,3 +186,14 @@ def find_magnetic_tile() -> Path | None:
         cand = base / 'shared' / 'data' / 'magnetic_tile'
         if cand.is_dir(): return cand
     return None
+
+# %% ../nbs/00_core.ipynb #4982d82f
+def command_line(argv: list[str] | None = None, python: str = 'python') -> str:
+    "The command that started this process (`sys.argv` by default), e.g. `python benchmarks/anomaly.py --size 256`."
+    import shlex
+    argv = list(sys.argv if argv is None else argv)
+    script = Path(argv[0])
+    if script.is_absolute():
+        try: script = script.relative_to(Path.cwd())
+        except ValueError: pass
+    return ' '.join([python, shlex.quote(str(script))] + ([shlex.join(argv[1:])] if len(argv) > 1 else []))

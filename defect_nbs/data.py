@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, os, re, shutil, tempfile, warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -17,11 +18,11 @@ from .core import *
 # %% auto #0
 __all__ = ['INDEX_COLUMNS', 'IMAGE_EXTS', 'LOSSLESS_EXTS', 'MASK_SUFFIXES', 'MASK_DIRS', 'GOOD_NAMES', 'MAX_PIXELS',
            'MASK_SOURCES', 'WEAK_MASK_SOURCES', 'LAYOUTS', 'MASK_LIKE_FRACTION', 'SYNTHETIC_DEFECTS', 'DUP_THRESHOLD',
-           'DataProblem', 'check_image', 'load_image', 'load_mask', 'detect_layout', 'read_folders', 'read_mvtec',
-           'read_yolo', 'polygons_to_mask', 'make_groups', 'split_index', 'synthetic_rows', 'refuse_synthetic',
-           'check_no_leak', 'fold_splits', 'scan', 'usable', 'problems', 'synthetic_sample', 'mask_to_boxes',
-           'mask_to_polygons', 'make_synthetic', 'builtin_dataset', 'image_signature', 'image_signatures',
-           'near_duplicates', 'group_near_duplicates']
+           'DataProblem', 'check_image', 'load_image', 'load_mask', 'cached_image', 'cached_mask', 'detect_layout',
+           'read_folders', 'read_mvtec', 'read_yolo', 'polygons_to_mask', 'make_groups', 'split_index',
+           'synthetic_rows', 'refuse_synthetic', 'check_no_leak', 'fold_splits', 'scan', 'usable', 'problems',
+           'synthetic_sample', 'mask_to_boxes', 'mask_to_polygons', 'make_synthetic', 'builtin_dataset',
+           'relative_paths', 'image_signature', 'image_signatures', 'near_duplicates', 'group_near_duplicates']
 
 # %% ../nbs/01_data.ipynb #c429625d
 INDEX_COLUMNS = ['path', 'label', 'defect', 'mask', 'mask_source', 'group', 'split', 'problem', 'width', 'height', 'mode']
@@ -41,6 +42,7 @@ class DataProblem(ValueError):
 # %% ../nbs/01_data.ipynb #b5ec57ee
 _EXIF_SWAPS = {5, 6, 7, 8}   # EXIF orientations that turn the image by 90 degrees
 
+# %% ../nbs/01_data.ipynb #41e0af0c
 def _decode(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     "Open and fully decode `path` (size checked before decoding), or raise `DataProblem` with the reason."
     path = Path(path)
@@ -72,6 +74,7 @@ def _decode(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise DataProblem(f'{what}: {e}') from None
     except Exception as e: raise DataProblem(f'cannot decode: {type(e).__name__}: {e}') from None
 
+# %% ../nbs/01_data.ipynb #2c9164ba
 def check_image(path, max_pixels: int = MAX_PIXELS) -> tuple[int, int, str]:
     "Decode `path` fully; return `(width, height, mode)` after EXIF rotation, or raise `DataProblem`."
     im = _decode(path, max_pixels)
@@ -113,6 +116,17 @@ def load_mask(path, size: tuple[int, int] | None = None) -> np.ndarray:
     top = a.max() if a.size else 0
     return a > (top / 2 if top > 1 else 0)
 
+# %% ../nbs/01_data.ipynb #b8a88645
+@lru_cache(maxsize=8192)
+def cached_image(path: str, mode: str) -> Image.Image:
+    "`load_image(path, mode)`, decoded once per process (up to 8,192 images kept)."
+    return load_image(path, mode)
+
+@lru_cache(maxsize=8192)
+def cached_mask(path: str, w: int, h: int) -> np.ndarray:
+    "`load_mask(path, (w, h))`, read once per process; an empty `path` gives an all-False mask."
+    return load_mask(path, (w, h)) if path else np.zeros((h, w), bool)
+
 # %% ../nbs/01_data.ipynb #1abaecc1
 LAYOUTS = ('folders', 'mvtec', 'yolo')
 
@@ -136,11 +150,13 @@ def _strip_common_prefix(names: list[str]) -> dict[str, str]:
     prefix = prefix[:prefix.rfind('_') + 1] if '_' in prefix else ''
     return {n: n[len(prefix):].lower() or n.lower() for n in names}
 
+# %% ../nbs/01_data.ipynb #ed9c9f2e
 def _image_files(folder: Path, in_mask_dirs: bool = False) -> list[Path]:
     "Image files under `folder`: outside mask folders (`masks/`, `gt/`, ...), or only inside them."
     return sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.')
                   and bool(MASK_DIRS.intersection(q.lower() for q in p.relative_to(folder).parts[:-1])) == in_mask_dirs)
 
+# %% ../nbs/01_data.ipynb #180f6094
 def _mask_target(stem: str) -> str | None:
     "The image stem a mask's name points to (`x_mask` -> `x`), or None for a name without a mask suffix."
     return next((stem[:-len(s)] for s in MASK_SUFFIXES if stem.lower().endswith(s) and len(stem) > len(s)), None)
@@ -154,6 +170,7 @@ def _mask_rank(p: Path) -> tuple:
     ext = p.suffix.lower()
     return (target is None, suffix, _MASK_EXT_ORDER.index(ext) if ext in _MASK_EXT_ORDER else 99, p.name)
 
+# %% ../nbs/01_data.ipynb #853f706f
 def _header_size(path: Path) -> tuple[int, int] | None:
     "`(width, height)` from the file's header, after EXIF rotation; None if it cannot be read."
     try:
@@ -162,10 +179,12 @@ def _header_size(path: Path) -> tuple[int, int] | None:
             return (h, w) if im.getexif().get(0x0112) in _EXIF_SWAPS else (w, h)
     except Exception: return None
 
+# %% ../nbs/01_data.ipynb #2c439d69
 MASK_LIKE_FRACTION = 0.9   # share of pixels on the two main values above which a same-stem lossless file is a mask
 
 def _mask_check(path: Path) -> tuple[bool, tuple[int, int] | None]:
-    "Whether `path` holds a mask by its content (nearly all pixels on one value, or on two of which the darker is 0), and its size."
+    ("Whether `path` holds a mask by its content (nearly all pixels on one value, or on two of which the darker is "
+     "0), and its size.")
     try: im = _convert(_decode(path), 'L')
     except DataProblem: return False, None   # not a mask; its own row says what is wrong
     counts = np.array(im.histogram())
@@ -175,7 +194,8 @@ def _mask_check(path: Path) -> tuple[bool, tuple[int, int] | None]:
 
 # %% ../nbs/01_data.ipynb #e0e2c7db
 def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path], list[tuple[Path, str]]]:
-    "The images among `files`, `{image: its mask}` for masks beside them, and `(file, problem)` for masks without a use."
+    ("The images among `files`, `{image: its mask}` for masks beside them, and `(file, problem)` for masks without a "
+     "use.")
     by_key = {}
     for p in files: by_key.setdefault((p.parent, p.stem.lower()), []).append(p)
     named = {p: t for p in files if p.suffix.lower() in LOSSLESS_EXTS and (t := _mask_target(p.stem)) is not None}
@@ -213,8 +233,10 @@ def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path]
         used.update(ms)
     return [p for p in files if p not in masks], mask_of, problems
 
+# %% ../nbs/01_data.ipynb #b0776798
 def _mask_in_dirs(img: Path, root: Path, listing: dict) -> Path | None:
-    "A mask for `img` in a `masks/` folder beside, inside, or mirroring its folder (`listing` caches the folders' files)."
+    ("A mask for `img` in a `masks/` folder beside, inside, or mirroring its folder (`listing` caches the folders' "
+     "files).")
     rel_dir = img.parent.relative_to(root)
     dirs = sorted(MASK_DIRS)
     for d in [img.parent / d for d in dirs] + [img.parent.parent / d for d in dirs] + [root / d / rel_dir for d in dirs]:
@@ -226,6 +248,7 @@ def _mask_in_dirs(img: Path, root: Path, listing: dict) -> Path | None:
                 if m := listing[d].get(f'{img.stem.lower()}{suffix}{ext}'): return m
     return None
 
+# %% ../nbs/01_data.ipynb #4e6d6a37
 def _unused_dir_masks(root: Path, mask_of: dict, label_of) -> list[dict]:
     "Records (with a problem) of the files in mask folders under `root` that are no image's mask."
     used, by_stem = set(mask_of.values()), {}
@@ -297,7 +320,8 @@ def read_mvtec(root) -> list[dict]:
 
 # %% ../nbs/01_data.ipynb #0d0d84fa
 def _parse_yolo_labels(text: str, name: str = 'labels.txt') -> list[tuple]:
-    "Normalized shapes of a YOLO label file's `text`: `(cls, 'box', (x0, y0, x1, y1))` or `(cls, 'polygon', ((x, y), ...))`."
+    ("Normalized shapes of a YOLO label file's `text`: `(cls, 'box', (x0, y0, x1, y1))` or `(cls, 'polygon', ((x, y), "
+     "...))`.")
     shapes = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
@@ -322,6 +346,7 @@ def _parse_yolo_labels(text: str, name: str = 'labels.txt') -> list[tuple]:
                       (cls, 'polygon', tuple((clip(x), clip(y)) for x, y in shape[2])))
     return shapes
 
+# %% ../nbs/01_data.ipynb #8f4b4622
 def _shape_box(shape) -> tuple[float, float, float, float]:
     "The normalized `(x0, y0, x1, y1)` box of a shape (a polygon's bounding box)."
     _, kind, coords = shape
@@ -331,8 +356,10 @@ def _shape_box(shape) -> tuple[float, float, float, float]:
 
 _LABEL_MASKS_VERSION = 'v1'   # bump when the drawing changes, so cached masks are redrawn
 
+# %% ../nbs/01_data.ipynb #3733568d
 def read_yolo(root) -> list[dict]:
-    "Records of a YOLO dataset (`data.yaml`, `images/`, `labels/`): boxes in `boxes`, and the labels as a mask once `scan` knows each image's size."
+    ("Records of a YOLO dataset (`data.yaml`, `images/`, `labels/`): boxes in `boxes`, and the labels as a mask once "
+     "`scan` knows each image's size.")
     root = Path(root)
     cfg_file = next(p for p in sorted(root.iterdir()) if p.suffix in ('.yaml', '.yml'))
     cfg = yaml.safe_load(cfg_file.read_text()) or {}
@@ -368,7 +395,8 @@ def read_yolo(root) -> list[dict]:
 
 # %% ../nbs/01_data.ipynb #9cf75765
 def polygons_to_mask(polygons, width: int, height: int) -> np.ndarray:
-    "A `height` x `width` bool mask, the union of the filled `polygons`: (n, 2) arrays of pixel `x, y`, integers at pixel centers."
+    ("A `height` x `width` bool mask, the union of the filled `polygons`: (n, 2) arrays of pixel `x, y`, integers at "
+     "pixel centers.")
     import cv2
     mask = np.zeros((height, width), np.uint8)
     for p in polygons:   # one at a time: overlapping polygons add up, they do not cancel
@@ -378,7 +406,8 @@ def polygons_to_mask(polygons, width: int, height: int) -> np.ndarray:
 
 # %% ../nbs/01_data.ipynb #0ef5c36c
 def make_groups(paths, root, group=None) -> list[str]:
-    "Group names for `paths`: None (one group per image), a regex (its first group on the file name) or a callable(Path)."
+    ("Group names for `paths`: None (one group per image), a regex (its first group on the file name) or a "
+     "callable(Path).")
     paths, root = as_paths(paths), Path(root)
     if group is None: return [str(p.relative_to(root).with_suffix('')) for p in paths]
     if callable(group): return [str(group(p)) for p in paths]
@@ -409,16 +438,19 @@ def split_index(df: pd.DataFrame, valid_pct=0.15, test_pct=0.15, seed=42, strati
     df.loc[ok, 'split'] = df.loc[ok, 'group'].map(split_of)
     return df
 
+# %% ../nbs/01_data.ipynb #8c1058df
 def synthetic_rows(df: pd.DataFrame) -> pd.Series:
     "Which rows of the index are synthetic images (`synth.add_synthetic` marks them in a `synthetic` column)."
     return df['synthetic'].fillna('').astype(str).ne('') if 'synthetic' in df else pd.Series(False, df.index)
 
 def refuse_synthetic(df: pd.DataFrame):
-    "Raise `ValueError` if the index holds synthetic images: split the real images first, then add synthetic ones to train."
+    ("Raise `ValueError` if the index holds synthetic images: split the real images first, then add synthetic ones to "
+     "train.")
     if synthetic_rows(df).any():
         raise ValueError(f'the index holds {int(synthetic_rows(df).sum())} synthetic images: split (or fold) the real images first, '
                          'then add synthetic images to the train split (synth.add_synthetic), so none can reach valid or test')
 
+# %% ../nbs/01_data.ipynb #4839706e
 def check_no_leak(df: pd.DataFrame):
     "Raise `AssertionError` if any group sits in more than one split, or a synthetic image outside the train split."
     outside = df[synthetic_rows(df) & (df['split'] != 'train')]
@@ -458,6 +490,7 @@ def _label_mask(shapes, width: int, height: int) -> np.ndarray:
         mask[r0:r1, c0:c1] = True   # a box is at least one pixel
     return mask
 
+# %% ../nbs/01_data.ipynb #0c14e3c2
 def _yolo_mask(shapes, where: tuple, width: int, height: int) -> tuple[str, str]:
     "The mask file drawn from an image's YOLO `shapes` (made once, in the cache), and its `mask_source`."
     folder, name, digest = where
@@ -476,6 +509,7 @@ def _yolo_mask(shapes, where: tuple, width: int, height: int) -> tuple[str, str]
     except OSError as e: raise DataProblem(f'cannot write the mask drawn from the labels to {folder}: {e}') from None
     return str(path), source
 
+# %% ../nbs/01_data.ipynb #e8247457
 def _check_record(rec: dict, max_pixels: int) -> dict:
     "Fill size and mode (and the mask drawn from YOLO labels, pixel boxes) of one record, or its `problem`."
     rec.setdefault('problem', '')
@@ -496,9 +530,11 @@ def _check_record(rec: dict, max_pixels: int) -> dict:
     except DataProblem as e: rec['problem'] = str(e)
     return rec
 
+# %% ../nbs/01_data.ipynb #13dba0bb
 def scan(root, layout: str | None = None, good=None, group=None, strict=False, split=True, dedupe: bool | float = False,
          valid_pct=0.15, test_pct=0.15, seed=42, max_pixels=MAX_PIXELS, quiet=False) -> pd.DataFrame:
-    "Index the dataset in `root`: one row per file with label, defect, mask, group, split and any problem; `dedupe` merges near-duplicates' groups first."
+    ("Index the dataset in `root`: one row per file with label, defect, mask, group, split and any problem; `dedupe` "
+     "merges near-duplicates' groups first.")
     root = Path(root).resolve()
     layout = layout or detect_layout(root)
     if layout not in _READERS: raise ValueError(f'layout must be one of {LAYOUTS}, not {layout!r}')
@@ -523,6 +559,7 @@ def scan(root, layout: str | None = None, good=None, group=None, strict=False, s
     df.attrs.update(root=str(root), layout=layout)
     return df
 
+# %% ../nbs/01_data.ipynb #6a065270
 def _safe_groups(df, root, group):
     "`make_groups` row by row, recording a row's problem instead of failing the scan when a pattern does not match."
     out = []
@@ -545,6 +582,7 @@ def problems(df: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/01_data.ipynb #3314bc02
 SYNTHETIC_DEFECTS = ('scratch', 'spot', 'crack')
 
+# %% ../nbs/01_data.ipynb #972d9580
 def _surface(rng, size: int) -> np.ndarray:
     "A float image: lighting gradient, mid-scale texture, machining streaks and grain."
     yy, xx = np.mgrid[0:size, 0:size] / size
@@ -555,6 +593,7 @@ def _surface(rng, size: int) -> np.ndarray:
     if rng.random() < 0.5: streaks = streaks.T
     return light + 60 * texture + 25 * streaks + rng.normal(0, 3, (size, size))
 
+# %% ../nbs/01_data.ipynb #fd3f93d5
 def _defect_mask(rng, kind: str, size: int) -> np.ndarray:
     "The bool mask of one defect of `kind` drawn at a random place."
     m = Image.new('L', (size, size), 0)
@@ -581,6 +620,7 @@ def _defect_mask(rng, kind: str, size: int) -> np.ndarray:
     else: raise ValueError(f'unknown defect kind {kind!r}; choose from {SYNTHETIC_DEFECTS}')
     return np.asarray(m) > 0
 
+# %% ../nbs/01_data.ipynb #929d8e9e
 def synthetic_sample(kind: str = '', size: int = 128, seed: int = 0) -> tuple[Image.Image, np.ndarray]:
     "One grayscale surface image and its bool defect mask (`kind=''` makes a good one)."
     rng = np.random.default_rng(seed)
@@ -595,7 +635,8 @@ def synthetic_sample(kind: str = '', size: int = 128, seed: int = 0) -> tuple[Im
 
 # %% ../nbs/01_data.ipynb #b154053e
 def mask_to_boxes(mask: np.ndarray, min_area: int = 4) -> list[tuple[int, int, int, int]]:
-    "One `(x0, y0, x1, y1)` pixel box (x1, y1 exclusive) per connected region of `mask` with at least `min_area` pixels."
+    ("One `(x0, y0, x1, y1)` pixel box (x1, y1 exclusive) per connected region of `mask` with at least `min_area` "
+     "pixels.")
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0: return []
     areas = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
@@ -605,7 +646,8 @@ def mask_to_boxes(mask: np.ndarray, min_area: int = 4) -> list[tuple[int, int, i
     return boxes
 
 def mask_to_polygons(mask: np.ndarray, min_area: int = 4) -> list[np.ndarray]:
-    "The outline of each connected region of `mask` with at least `min_area` pixels: an (n >= 3, 2) int array of pixel `x, y`."
+    ("The outline of each connected region of `mask` with at least `min_area` pixels: an (n >= 3, 2) int array of "
+     "pixel `x, y`.")
     import cv2
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
     polygons = []
@@ -621,7 +663,8 @@ def mask_to_polygons(mask: np.ndarray, min_area: int = 4) -> list[np.ndarray]:
 # %% ../nbs/01_data.ipynb #0f1e5d56
 def make_synthetic(dest, n_good: int = 60, n_per_defect: int = 20, size: int = 128, seed: int = 0,
                    layout: str = 'folders', defects=SYNTHETIC_DEFECTS, yolo_labels: str = 'boxes') -> Path:
-    "Write a synthetic dataset to `dest` in `layout` ('folders', 'mvtec' or 'yolo', with `yolo_labels` 'boxes' or 'polygons'); returns `dest`."
+    ("Write a synthetic dataset to `dest` in `layout` ('folders', 'mvtec' or 'yolo', with `yolo_labels` 'boxes' or "
+     "'polygons'); returns `dest`.")
     if layout not in LAYOUTS: raise ValueError(f'layout must be one of {LAYOUTS}, not {layout!r}')
     if yolo_labels not in ('boxes', 'polygons'): raise ValueError(f"yolo_labels must be 'boxes' or 'polygons', not {yolo_labels!r}")
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
@@ -669,6 +712,20 @@ def builtin_dataset(layout: str = 'folders', seed: int = 0, **kwargs) -> Path:
         except OSError: shutil.rmtree(tmp, ignore_errors=True)   # another process made it first
     return dest
 
+# %% ../nbs/01_data.ipynb #8a7fdc9b
+def relative_paths(df: pd.DataFrame, root=None, columns=('path', 'mask')) -> pd.DataFrame:
+    ("A copy of the index with `columns` relative to `root` (default: the dataset root `scan` recorded); other paths "
+     "are kept.")
+    root = Path(root or df.attrs.get('root', ''))
+    def rel(p):
+        if not isinstance(p, str) or not p or not root.parts: return p
+        try: return str(Path(p).relative_to(root))
+        except ValueError: return p
+    out = df.copy()
+    for c in columns:
+        if c in out: out[c] = out[c].map(rel)
+    return out
+
 # %% ../nbs/01_data.ipynb #27bd69f5
 DUP_THRESHOLD = 0.9   # calibrated on the magnetic-tile data below
 
@@ -682,9 +739,11 @@ def _signatures(thumbs: np.ndarray, crop: float) -> np.ndarray:
     norm = np.linalg.norm(a, axis=1, keepdims=True)
     return np.where(norm > 1e-6, a / np.maximum(norm, 1e-6), 0).astype(np.float32)   # a flat image matches nothing
 
+# %% ../nbs/01_data.ipynb #3c9d07ad
 def _thumbnail(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img.convert('L').resize((size, size), Image.BILINEAR), np.float64)
 
+# %% ../nbs/01_data.ipynb #2f82b160
 def image_signature(img: Image.Image, size: int = 32, crop: float = 0.2) -> np.ndarray:
     "Unit-length float32 signature of `img`: its high-passed `size`x`size` grayscale thumbnail without a `crop` border."
     return _signatures(_thumbnail(img, size)[None], crop)[0]
@@ -704,6 +763,7 @@ def _flipped(sig: np.ndarray, size: int, crop: float) -> list[np.ndarray]:
     s = sig.reshape(len(sig), m, m)
     return [s[:, :, ::-1].reshape(len(sig), -1), s[:, ::-1].reshape(len(sig), -1), s[:, ::-1, ::-1].reshape(len(sig), -1)]
 
+# %% ../nbs/01_data.ipynb #9598be3e
 def near_duplicates(df: pd.DataFrame, threshold: float = DUP_THRESHOLD, size: int = 32, crop: float = 0.2,
                     flips=False, quiet=False) -> pd.DataFrame:
     "Pairs of usable images in `df` whose signatures correlate at `threshold` or more: `path_a`, `path_b`, `score`, ..."

@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_models.ipynb #d8a6d13e
 from __future__ import annotations
+from fastcore.basics import chunked
 import json, time, importlib, importlib.util
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -15,9 +16,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['ZOO', 'DEFAULT_ARCH', 'RESIZE_MODES', 'ModelSpec', 'model_spec', 'Preprocess', 'CosineHead', 'MarginLoss',
-           'DefectMapHead', 'DefectClassifier', 'lite_weights', 'network_available', 'load_backbone_weights',
-           'create_model', 'imagenet_top5', 'model_stats', 'save_model', 'load_model', 'latency_stats',
-           'measure_latency', 'model_latency']
+           'DefectMapHead', 'DefectClassifier', 'lite_weights', 'read_weights', 'network_available',
+           'load_backbone_weights', 'create_model', 'imagenet_top5', 'model_stats', 'save_model', 'load_model',
+           'latency_stats', 'measure_latency', 'model_latency']
 
 # %% ../nbs/04_models.ipynb #11e3a46f
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ ZOO = {
 }
 DEFAULT_ARCH = 'efficientnet_lite0'
 
+# %% ../nbs/04_models.ipynb #47fcc735
 def model_spec(name: str) -> ModelSpec:
     "The `ModelSpec` of a zoo name, or of any timm model name."
     if name in ZOO: return ZOO[name]
@@ -71,7 +73,8 @@ class Preprocess:
     def from_json(cls, s: str) -> 'Preprocess': return cls(**json.loads(s))
 
     def resize_image(self, img, resample=None):
-        "Resize a PIL image to `size` x `size` the way this preprocessing says (bilinear; pass `Image.NEAREST` for masks)."
+        ("Resize a PIL image to `size` x `size` the way this preprocessing says (bilinear; pass `Image.NEAREST` for "
+         "masks).")
         from PIL import ImageOps, Image
         s, resample = (self.size, self.size), Image.BILINEAR if resample is None else resample
         if self.resize == 'squish': return img.resize(s, resample)
@@ -97,6 +100,7 @@ class CosineHead(nn.Module):
         self.scale = scale
     def forward(self, x): return self.scale * F.linear(F.normalize(x), F.normalize(self.weight))
 
+# %% ../nbs/04_models.ipynb #f2f89475
 class MarginLoss(nn.Module):
     "ArcFace (`kind='arcface'`, angle + m) or CosFace (`'cosface'`, cos - m) cross-entropy over `CosineHead` logits."
     def __init__(self, scale: float = 30.0, margin: float = 0.3, kind: str = 'arcface', weight=None, label_smoothing=0.0):
@@ -116,7 +120,8 @@ class MarginLoss(nn.Module):
 
 # %% ../nbs/04_models.ipynb #825717cb
 class DefectMapHead(nn.Module):
-    "Defect map (stride 8, one logit per cell) from CNN features at strides 8/16/32, and class logits from the map and pooled features."
+    ("Defect map (stride 8, one logit per cell) from CNN features at strides 8/16/32, and class logits from the map "
+     "and pooled features.")
     def __init__(self, channels: list[int], n_classes: int, width: int = 64):
         super().__init__()
         self.lateral = nn.ModuleList([nn.Conv2d(c, width, 1) for c in channels])
@@ -175,7 +180,7 @@ class DefectClassifier(nn.Module):
         "Class probabilities `(n, len(classes))` for PIL images, in eval mode (`classes[0]` is always `good`)."
         self.eval()
         dev = next(self.parameters()).device
-        out = [F.softmax(self(self.preprocess(images[i:i + batch_size]).to(dev)), 1).cpu() for i in range(0, len(images), batch_size)]
+        out = [F.softmax(self(self.preprocess(chunk).to(dev)), 1).cpu() for chunk in chunked(images, batch_size)]
         return torch.cat(out).numpy()
 
 # %% ../nbs/04_models.ipynb #22b0016d
@@ -194,7 +199,8 @@ def lite_weights(arch: str = 'efficientnet_lite0') -> Path | None:
     save_file({k: v.contiguous() for k, v in zip(target, state.values())}, str(dest))
     return dest
 
-def _read_weights(path) -> dict:
+# %% ../nbs/04_models.ipynb #a310db94
+def read_weights(path) -> dict:
     "A state dict from a safetensors or torch file, never unpickling arbitrary objects."
     path = Path(path)
     if path.suffix == '.safetensors':
@@ -221,13 +227,15 @@ def load_backbone_weights(backbone: nn.Module, state: dict) -> list[str]:
     backbone.load_state_dict(usable)
     return sorted(set(state) - set(usable))
 
+# %% ../nbs/04_models.ipynb #7dd978f3
 def create_model(arch: str = DEFAULT_ARCH, pretrained: bool = True, classes=LABELS, head: str = 'linear',
                  size: int | None = None, resize: str = 'squish', weights=None, **kwargs) -> DefectClassifier:
-    "A `DefectClassifier`, with ImageNet weights in its backbone when `pretrained` (from `weights`, a package, or the hub)."
+    ("A `DefectClassifier`, with ImageNet weights in its backbone when `pretrained` (from `weights`, a package, or "
+     "the hub).")
     model = DefectClassifier(arch, classes, head, size, resize, **kwargs)
     if not pretrained: return model
     if weights is None: weights = lite_weights(arch)
-    if weights is not None: state = _read_weights(weights)
+    if weights is not None: state = read_weights(weights)
     else:
         hint = 'Offline, pass weights=<local file>, use pretrained=False, or use efficientnet_lite0.'
         if not network_available(): raise RuntimeError(f'no network to download ImageNet weights for {arch!r}. {hint}')
@@ -251,7 +259,7 @@ def imagenet_top5(arch: str = DEFAULT_ARCH, image=None, weights=None) -> list[tu
     from timm.data import ImageNetInfo
     spec = model_spec(arch)
     net = timm.create_model(spec.timm_name, pretrained=False).eval()
-    net.load_state_dict(_read_weights(weights or lite_weights(arch)))
+    net.load_state_dict(read_weights(weights or lite_weights(arch)))
     img = image or Image.open(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
     cfg = net.pretrained_cfg
     pre = Preprocess(spec.size, cfg['mean'], cfg['std'], 'crop')
@@ -300,6 +308,7 @@ def latency_stats(times_s) -> dict:
     return dict(mean_ms=t.mean(), p50_ms=np.percentile(t, 50), p95_ms=np.percentile(t, 95), p99_ms=np.percentile(t, 99),
                 std_ms=t.std(), fps=1000 / t.mean())
 
+# %% ../nbs/04_models.ipynb #6eab5602
 def measure_latency(fn, x, n: int = 30, warmup: int = 5, sync=None) -> dict:
     "Time `fn(x)` `n` times after `warmup` calls; `sync` (e.g. `torch.cuda.synchronize`) runs after each call."
     for _ in range(warmup): fn(x)
@@ -311,6 +320,7 @@ def measure_latency(fn, x, n: int = 30, warmup: int = 5, sync=None) -> dict:
         times.append(time.perf_counter() - t0)
     return dict(latency_stats(times), n=n, threads=torch.get_num_threads())
 
+# %% ../nbs/04_models.ipynb #41f74891
 def model_latency(model: nn.Module, size: int | None = None, batch_size: int = 1, **kwargs) -> dict:
     "Eval-mode latency of `model` on a `(batch_size, 3, size, size)` input."
     model.eval()

@@ -16,10 +16,13 @@ from torch import nn
 from PIL import Image
 from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize, ResizeMethod, aug_transforms, Normalize, Learner, params)
 from .core import *
-from .data import load_image, load_mask, usable
-from .models import lite_weights, _read_weights, load_backbone_weights, network_available, Preprocess, DefectMapHead
+from .data import load_image, load_mask, usable, cached_image, cached_mask
+from .models import lite_weights, read_weights, load_backbone_weights, network_available, Preprocess, DefectMapHead
 from .cam import to_image
-from .train import KeepBest, show_progress, _cached_image, _cached_mask, threshold_for_recall, binary_metrics
+from scipy.special import expit
+from fastcore.basics import chunked
+from .metrics import threshold_for_recall, binary_metrics
+from .train import KeepBest, show_progress
 
 # %% auto #0
 __all__ = ['make_unet', 'seg_rows', 'make_seg_dls', 'DiceBCELoss', 'train_unet', 'predict_masks', 'split_masks', 'pixel_metrics',
@@ -31,7 +34,8 @@ def _encoder_name(encoder: str) -> str:
     return f'tu-tf_{encoder}' if encoder.startswith('efficientnet_lite') else encoder
 
 def make_unet(encoder: str = 'efficientnet_lite0', pretrained: bool = True, size: int = 224) -> nn.Module:
-    "A one-channel smp U-Net on `encoder`, ImageNet-initialised when `pretrained` (offline for EfficientNet-Lite), with `.preprocess`."
+    ("A one-channel smp U-Net on `encoder`, ImageNet-initialised when `pretrained` (offline for EfficientNet-Lite), "
+     "with `.preprocess`.")
     import segmentation_models_pytorch as smp
     name = _encoder_name(encoder)
     offline = lite_weights(encoder) if encoder.startswith('efficientnet_lite') else None
@@ -40,7 +44,7 @@ def make_unet(encoder: str = 'efficientnet_lite0', pretrained: bool = True, size
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         model = smp.Unet(name, encoder_weights='imagenet' if pretrained and offline is None else None, classes=1)
-    if pretrained and offline is not None: load_backbone_weights(model.encoder.model, _read_weights(offline))
+    if pretrained and offline is not None: load_backbone_weights(model.encoder.model, read_weights(offline))
     lite = encoder.startswith('efficientnet_lite')
     model.preprocess = Preprocess(size, (0.5,) * 3 if lite else (0.485, 0.456, 0.406), (0.5,) * 3 if lite else (0.229, 0.224, 0.225))
     model.unet_config = dict(encoder=encoder, size=size)
@@ -53,8 +57,8 @@ def seg_rows(df: pd.DataFrame) -> pd.DataFrame:
     return ok[(ok.label == GOOD) | (ok['mask'].fillna('') != '')].reset_index(drop=True)
 
 def _mask_of(r):
-    w, h = _cached_image(r['path'], 'RGB').size
-    return PILMask.create((_cached_mask(r['mask'] if r['label'] == BAD else '', w, h) * 1).astype(np.uint8))
+    w, h = cached_image(r['path'], 'RGB').size
+    return PILMask.create((cached_mask(r['mask'] if r['label'] == BAD else '', w, h) * 1).astype(np.uint8))
 
 def make_seg_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 8, augment: bool = True, seed: int = 42, device=None):
     "fastai DataLoaders of (image, mask) over the train/valid rows of the index."
@@ -63,7 +67,7 @@ def make_seg_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 8, augment: bool =
     if not (rows.split == 'valid').any() or not (rows.split == 'train').any(): raise ValueError('the index needs train and valid rows')
     tfms = aug_transforms(flip_vert=True, max_rotate=10, max_zoom=1.1, max_lighting=0.2, max_warp=0.0) if augment else []
     dblock = DataBlock(blocks=(ImageBlock, MaskBlock(codes=['background', 'defect'])),
-                       get_x=lambda r: _cached_image(r['path'], 'RGB'), get_y=_mask_of,
+                       get_x=lambda r: cached_image(r['path'], 'RGB'), get_y=_mask_of,
                        splitter=lambda items: (list(np.flatnonzero(items.split.values == 'train')), list(np.flatnonzero(items.split.values == 'valid'))),
                        item_tfms=Resize(pre.size, method=ResizeMethod.Squish), batch_tfms=[*tfms, Normalize.from_stats(pre.mean, pre.std)])
     return dblock.dataloaders(rows, bs=bs, num_workers=0, device=device or default_device(), seed=seed)
@@ -83,9 +87,11 @@ class DiceBCELoss(nn.Module):
 
 def _seg_splitter(m): return [params(m.encoder), params(m.decoder) + params(m.segmentation_head)]
 
+# %% ../nbs/08_segment.ipynb #da973bd2
 def train_unet(df: pd.DataFrame, encoder: str = 'efficientnet_lite0', size: int = 224, epochs: int = 10, lr: float = 2e-3,
                bs: int = 8, freeze_epochs: int = 1, pretrained: bool = True, seed: int = 42, quiet: bool = False) -> Learner:
-    "Fit a U-Net on the index's train split (valid for the best epoch); returns the fastai `Learner` (`.model.preprocess` set)."
+    ("Fit a U-Net on the index's train split (valid for the best epoch); returns the fastai `Learner` "
+     "(`.model.preprocess` set).")
     seed_everything(seed)
     model = make_unet(encoder, pretrained, size)
     device = default_device()
@@ -105,31 +111,32 @@ def train_unet(df: pd.DataFrame, encoder: str = 'efficientnet_lite0', size: int 
 # %% ../nbs/08_segment.ipynb #36c92cce
 @torch.no_grad()
 def predict_masks(model: nn.Module, images, batch_size: int = 8) -> list[np.ndarray]:
-    "Defect probability maps, one per PIL image, at the image's own size, from a U-Net or a classifier with a `segment` head."
+    ("Defect probability maps, one per PIL image, at the image's own size, from a U-Net or a classifier with a "
+     "`segment` head.")
     model = model.eval()
     dev = next(model.parameters()).device
     mapped = isinstance(getattr(model, 'head', None), DefectMapHead)
     out = []
-    for i in range(0, len(images), batch_size):
-        chunk = images[i:i + batch_size]
+    for chunk in chunked(images, batch_size):
         x = model.preprocess(chunk).to(dev)
         if mapped:   # stride-8 logits, back to each image the way its preprocessing resized it
             logits = model.defect_map(x)[:, 0].float().cpu().numpy()
-            out += [1 / (1 + np.exp(-to_image(g, model.preprocess, im.size))) for g, im in zip(logits, chunk)]
+            out += [expit(to_image(g, model.preprocess, im.size)) for g, im in zip(logits, chunk)]
             continue
         p = torch.sigmoid(model(x)).float().cpu()
         out += [F.interpolate(p[k:k + 1], (im.size[1], im.size[0]), mode='bilinear', align_corners=False)[0, 0].numpy() for k, im in enumerate(chunk)]
     return out
 
+# %% ../nbs/08_segment.ipynb #6b2b469f
 def split_masks(model, df: pd.DataFrame, split: str, quiet: bool = True):
     "Predicted probability maps, true masks and rows of `split` (segmentable rows only)."
     rows = seg_rows(df)[lambda d: d.split == split].reset_index(drop=True)
     probs, masks = [], []
-    for i in progress(range(0, len(rows), 16), quiet, desc=split):
-        chunk = rows.iloc[i:i + 16]
+    for idx in progress(list(chunked(range(len(rows)), 16)), quiet, desc=split):
+        chunk = rows.iloc[idx]
         ims = [load_image(p) for p in chunk.path]
         probs += predict_masks(model, ims)
-        masks += [_cached_mask(m if l == BAD else '', *im.size) for m, l, im in zip(chunk['mask'], chunk.label, ims)]
+        masks += [cached_mask(m if l == BAD else '', *im.size) for m, l, im in zip(chunk['mask'], chunk.label, ims)]
     return probs, masks, rows
 
 # %% ../nbs/08_segment.ipynb #51e7f6bf
@@ -150,12 +157,14 @@ def defect_area(probs, threshold: float = 0.5) -> np.ndarray:
 
 # %% ../nbs/08_segment.ipynb #726b7e93
 def iou_threshold(probs, masks, grid=None) -> float:
-    "The probability threshold (of `grid`, default 0.05, 0.10, ..., 0.95) with the best pooled defect IoU against `masks` (validation images)."
+    ("The probability threshold (of `grid`, default 0.05, 0.10, ..., 0.95) with the best pooled defect IoU against "
+     "`masks` (validation images).")
     grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if grid is None else grid
     return float(max(grid, key=lambda t: pixel_metrics(probs, masks, t)['defect_iou']))
 
 def evaluate_segmentation(model, df: pd.DataFrame, target_recall: float = 0.99, quiet: bool = True, threshold: float | None = 0.5) -> dict:
-    "Pixel measures on test at `threshold` (None: chosen on valid by IoU); the image-level area threshold chosen on valid for `target_recall` (Bad positive)."
+    ("Pixel measures on test at `threshold` (None: chosen on valid by IoU); the image-level area threshold chosen on "
+     "valid for `target_recall` (Bad positive).")
     vp, vm, vrows = split_masks(model, df, 'valid', quiet)
     tp, tm, trows = split_masks(model, df, 'test', quiet)
     pix = iou_threshold(vp, vm) if threshold is None else threshold
@@ -181,6 +190,7 @@ def plot_area_pr(ev: dict, title: str = ''):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/08_segment.ipynb #37a2bd50
 def plot_masks(images, probs, masks, titles=None, ncols: int = 4):
     "Images with the predicted defect probability (red) and the true mask outline (green)."
     import matplotlib.pyplot as plt
@@ -197,7 +207,8 @@ def plot_masks(images, probs, masks, titles=None, ncols: int = 4):
 
 # %% ../nbs/08_segment.ipynb #e16d94fe
 def weak_mask(image: Image.Image, blur: float = 15.0, min_area: int = 20, open_px: int = 1) -> np.ndarray:
-    "A weak defect mask from classical thresholding: |image - blurred background|, Otsu, opening, small regions dropped."
+    ("A weak defect mask from classical thresholding: |image - blurred background|, Otsu, opening, small regions "
+     "dropped.")
     import cv2
     from scipy import ndimage
     g = np.asarray(image.convert('L'), np.float32)
@@ -211,8 +222,10 @@ def weak_mask(image: Image.Image, blur: float = 15.0, min_area: int = 20, open_p
         m = np.isin(lab, 1 + np.flatnonzero(areas >= min_area))
     return m
 
+# %% ../nbs/08_segment.ipynb #0471bb8d
 def weak_masks(df: pd.DataFrame, dest, only_bad: bool = True, quiet: bool = False, **kwargs) -> pd.DataFrame:
-    "Write `weak_mask` PNGs for the rows (bad ones by default) into `dest`; the index with `mask` pointing to them and `mask_source='weak'`."
+    ("Write `weak_mask` PNGs for the rows (bad ones by default) into `dest`; the index with `mask` pointing to them "
+     "and `mask_source='weak'`.")
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     out = df.copy()
     if 'mask_source' not in out: out['mask_source'] = np.where(out['mask'].fillna('') != '', 'annotated', '')

@@ -6,7 +6,6 @@
 from __future__ import annotations
 import json, sys, time, warnings
 from dataclasses import dataclass, asdict, replace
-from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -22,35 +21,28 @@ from .data import *
 from .balance import *
 from .synth import add_synthetic, SYNTHETIC_METHODS
 from .models import *
+from .metrics import *
+from .ranges import *
 
 # %% auto #0
-__all__ = ['UNKNOWN_MASK', 'RECIPES', 'SIZE_FACTOR', 'ASPECT_FACTOR', 'INTENSITY_SPREADS', 'RANGE_SCALES', 'RANGE_SIZE',
-           'mask_target', 'ResizeLike', 'target_values', 'class_names', 'make_dls', 'KeepBest', 'TrainConfig',
-           'make_loss', 'map_loss', 'MaskSupervision', 'early_parameters', 'FreezeEarly', 'epoch_logger',
-           'show_progress', 'train_classifier', 'predict', 'binary_metrics', 'threshold_for_recall', 'fit_temperature',
-           'apply_temperature', 'expected_calibration_error', 'Evaluation', 'evaluate', 'plot_evaluation',
-           'input_stats', 'input_ranges', 'range_margins', 'out_of_range', 'training_ranges', 'export_classifier',
-           'load_runs']
+__all__ = ['UNKNOWN_MASK', 'RECIPES', 'mask_target', 'ResizeLike', 'target_values', 'class_names', 'make_dls', 'KeepBest',
+           'TrainConfig', 'make_loss', 'map_loss', 'MaskSupervision', 'early_parameters', 'FreezeEarly', 'epoch_logger',
+           'show_progress', 'with_synthetic', 'training_callbacks', 'fit_schedule', 'train_classifier', 'predict',
+           'Evaluation', 'evaluate', 'plot_evaluation', 'training_ranges', 'export_classifier']
 
 # %% ../nbs/05_train.ipynb #8b8be69e
-@lru_cache(maxsize=8192)
-def _cached_image(path: str, mode: str):
-    return load_image(path, mode)
-
-@lru_cache(maxsize=8192)
-def _cached_mask(path: str, w: int, h: int):
-    return load_mask(path, (w, h)) if path else np.zeros((h, w), bool)
-
 UNKNOWN_MASK = 255   # mask value of a Bad image that has no mask: its pixels are not supervised
 
 def mask_target(row, mode: str = 'RGB') -> np.ndarray:
-    "The training mask of an index row (uint8, the image's size): 1 = defect, 0 = not, `UNKNOWN_MASK` for a Bad image without a mask."
-    w, h = _cached_image(row['path'], mode).size
+    ("The training mask of an index row (uint8, the image's size): 1 = defect, 0 = not, `UNKNOWN_MASK` for a Bad "
+     "image without a mask.")
+    w, h = cached_image(row['path'], mode).size
     path = row['mask'] if isinstance(row['mask'], str) else ''
     if row['label'] != BAD: return np.zeros((h, w), np.uint8)
     if not path: return np.full((h, w), UNKNOWN_MASK, np.uint8)
-    return _cached_mask(path, w, h).astype(np.uint8)
+    return cached_mask(path, w, h).astype(np.uint8)
 
+# %% ../nbs/05_train.ipynb #520b3cdb
 class ResizeLike(Transform):
     "Resize a PIL image (bilinear) or mask (nearest) the way a `Preprocess` does."
     order = 1
@@ -58,6 +50,7 @@ class ResizeLike(Transform):
     def encodes(self, img: PILImage): return PILImage(self.pre.resize_image(img))
     def encodes(self, mask: PILMask): return PILMask(self.pre.resize_image(mask, Image.NEAREST))
 
+# %% ../nbs/05_train.ipynb #2e0c561e
 def target_values(df: pd.DataFrame, target: str = 'label') -> pd.Series:
     "What a classifier learns per row: the label (`good`/`bad`), or with `target='defect'` `good` or the defect type."
     if target == 'label': return df['label']
@@ -69,9 +62,11 @@ def class_names(df: pd.DataFrame, target: str = 'label') -> list[str]:
     if target == 'label': return list(LABELS)
     return [GOOD] + sorted(set(target_values(usable(df), target)) - {GOOD})
 
+# %% ../nbs/05_train.ipynb #ccc24ed8
 def make_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 32, augment: bool = True, max_rotate: float = 10.0,
              sampler_weights=None, seed: int = 42, device=None, target: str = 'label', masks: bool = False):
-    "fastai DataLoaders over the `train`/`valid` rows of the index, preprocessed by `pre`; items are (image, mask, class) with `masks`."
+    ("fastai DataLoaders over the `train`/`valid` rows of the index, preprocessed by `pre`; items are (image, mask, "
+     "class) with `masks`.")
     rows = df[df['split'].isin(['train', 'valid'])].reset_index(drop=True)
     rows = rows.assign(target=target_values(rows, target).values)
     if rows.empty or not (rows['split'] == 'valid').any(): raise ValueError('the index needs train and valid rows')
@@ -80,7 +75,7 @@ def make_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 32, augment: bool = Tr
     category = CategoryBlock(vocab=class_names(df, target), sort=False)   # class 0 = good
     blocks, get_y = ((ImageBlock, MaskBlock(codes=['background', 'defect']), category), [lambda r: PILMask.create(mask_target(r, pre.mode)), lambda r: r['target']]) \
         if masks else ((ImageBlock, category), lambda r: r['target'])
-    dblock = DataBlock(blocks=blocks, n_inp=1, get_x=lambda r: _cached_image(r['path'], pre.mode), get_y=get_y,
+    dblock = DataBlock(blocks=blocks, n_inp=1, get_x=lambda r: cached_image(r['path'], pre.mode), get_y=get_y,
                        splitter=lambda items: (list(np.flatnonzero(items['split'].values == 'train')),
                                                list(np.flatnonzero(items['split'].values == 'valid'))),
                        item_tfms=ResizeLike(pre), batch_tfms=[*batch_tfms, Normalize.from_stats(pre.mean, pre.std)])
@@ -143,7 +138,7 @@ class TrainConfig:
 
 RECIPES = {
     'ours': TrainConfig(),
-    'seed': TrainConfig(frozen_only=True, balance='none', keep_best=False, patience=0, augment=True, lr=2e-3),
+    'seed_project': TrainConfig(frozen_only=True, balance='none', keep_best=False, patience=0, augment=True, lr=2e-3),
 }
 
 # %% ../nbs/05_train.ipynb #7880d214
@@ -157,7 +152,8 @@ def make_loss(cfg: TrainConfig, class_w=None):
 
 # %% ../nbs/05_train.ipynb #fcf728f4
 def map_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    "BCE + Dice of defect-map logits `(n, 1, h', w')` against full-size masks `(n, h, w)` (1 defect, 0 not, `UNKNOWN_MASK` unknown)."
+    ("BCE + Dice of defect-map logits `(n, 1, h', w')` against full-size masks `(n, h, w)` (1 defect, 0 not, "
+     "`UNKNOWN_MASK` unknown).")
     logits, m = logits.as_subclass(torch.Tensor).float(), masks.as_subclass(torch.Tensor).float()
     m = m[:, None] if m.ndim == 3 else m
     known = (m != UNKNOWN_MASK).flatten(1).all(1).float()[:, None, None, None].expand_as(logits)   # whole images only
@@ -170,7 +166,8 @@ def map_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/05_train.ipynb #19cd4210
 class MaskSupervision(Callback):
-    "Adds `weight` x `map_loss` of the model's defect map to the classification loss; targets are (mask, class) in, class out."
+    ("Adds `weight` x `map_loss` of the model's defect map to the classification loss; targets are (mask, class) in, "
+     "class out.")
     order = -10   # before the metrics see the targets
     def __init__(self, weight: float = 1.0): self.weight, self.hook = weight, None
     def before_fit(self): self.hook = hook_output(self.learn.model.head.segment, detach=False, cpu=False)
@@ -185,7 +182,8 @@ class MaskSupervision(Callback):
         self.learn.loss = self.learn.loss_grad.clone()
 
 def early_parameters(backbone: torch.nn.Module) -> list:
-    "Parameters of the backbone's layers before its stride-8 features (stem and stride-2/4 stages), from timm's `feature_info`."
+    ("Parameters of the backbone's layers before its stride-8 features (stem and stride-2/4 stages), from timm's "
+     "`feature_info`.")
     info = backbone.feature_info.info if hasattr(backbone.feature_info, 'info') else backbone.feature_info
     early = [f['module'] for f in info if f['reduction'] <= 4]
     if not early: return []
@@ -211,7 +209,8 @@ def epoch_logger(learn: Learner, file=None):
     return log
 
 def show_progress(learn: Learner, quiet: bool = False) -> Learner:
-    "How `learn` shows its progress: nothing if `quiet`; fastai's bar and table where a bar can redraw (`interactive`); else `epoch_logger` lines."
+    ("How `learn` shows its progress: nothing if `quiet`; fastai's bar and table where a bar can redraw "
+     "(`interactive`); else `epoch_logger` lines.")
     if quiet or not interactive(): learn.remove_cb(ProgressCallback)   # no bar where it cannot redraw (a log file)
     learn.logger = (lambda *a, **k: None) if quiet else print if interactive() else epoch_logger(learn)
     return learn
@@ -226,60 +225,77 @@ def _loss_weights(plan, classes, target):
     n = np.array([counts.get(c, 0) for c in classes], dtype=float)
     return n.sum() / (len(classes) * np.maximum(n, 1))
 
+# %% ../nbs/05_train.ipynb #8fe6bb05
+def with_synthetic(df: pd.DataFrame, cfg: TrainConfig, balance_dir=None, quiet: bool = True) -> pd.DataFrame:
+    "The index plus the synthetic Bad images `cfg.synthetic` asks for (train split only); `df` itself for 'none'."
+    if cfg.synthetic == 'none': return df
+    if cfg.synthetic == 'dcgan':   # a DCGAN trained on the train split's defect crops; its defects pasted onto train Good images
+        from defect_nbs.gan import add_gan_defects
+        out = add_gan_defects(df, cfg.synthetic_per_bad, epochs=cfg.gan_epochs, checkpoint=cfg.gan_checkpoint or None,
+                              dest=None if balance_dir is None else Path(balance_dir) / 'gan', seed=cfg.seed, quiet=quiet)
+        seed_everything(cfg.seed)   # the classifier's run does not depend on how long the GAN trained
+        return out
+    if cfg.synthetic not in SYNTHETIC_METHODS:
+        raise ValueError(f"synthetic must be 'none', 'dcgan' or one of {SYNTHETIC_METHODS}, not {cfg.synthetic!r}")
+    return add_synthetic(df, cfg.synthetic, cfg.synthetic_per_bad, seed=cfg.seed, quiet=quiet,
+                         dest=None if balance_dir is None else Path(balance_dir) / 'synthetic')
+
+# %% ../nbs/05_train.ipynb #b63513c7
+def training_callbacks(cfg: TrainConfig) -> list:
+    "The fastai callbacks `cfg` asks for."
+    masks = cfg.head == 'segment'
+    if masks and (cfg.mixup or cfg.cutmix): raise ValueError('MixUp/CutMix mix images but not masks: use them with another head')
+    return (([KeepBest(monitor=cfg.monitor)] if cfg.keep_best else []) +
+            ([EarlyStoppingCallback(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []) +
+            ([MixUp(cfg.mixup)] if cfg.mixup else []) + ([CutMix(cfg.cutmix)] if cfg.cutmix else []) +
+            ([MaskSupervision(cfg.mask_weight)] if masks else []) + ([FreezeEarly()] if cfg.freeze_early else []))
+
+# %% ../nbs/05_train.ipynb #90642686
+def fit_schedule(learn: Learner, cfg: TrainConfig, sizes: list, dls_for):
+    "Run `cfg`'s schedule on `learn`, with DataLoaders `dls_for(size)` at each of `sizes`."
+    for i, s in enumerate(sizes):
+        if i: learn.dls = dls_for(s)
+        epochs = cfg.epochs if i == len(sizes) - 1 else max(1, cfg.epochs // 2)
+        if cfg.frozen_only:
+            learn.stage = f'{s} px, head only'; learn.freeze(); learn.fit_one_cycle(epochs, cfg.lr)
+            continue
+        if i == 0 and cfg.freeze_epochs:
+            learn.stage = f'{s} px, head only'; learn.freeze(); learn.fit_one_cycle(cfg.freeze_epochs, cfg.lr)
+        learn.stage = f'{s} px, all layers'; learn.unfreeze(); learn.fit_one_cycle(epochs, slice(cfg.lr / cfg.lr_mult, cfg.lr))
+
+# %% ../nbs/05_train.ipynb #c5f893b7
 def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bool = False, balance_dir=None, **overrides) -> Learner:
     "Fit a `DefectClassifier` on the index's train split (valid for early stopping); returns the fastai `Learner`."
     cfg = replace(cfg or TrainConfig(), **overrides)
     seed_everything(cfg.seed)
-    if cfg.synthetic == 'dcgan':   # a DCGAN trained on the train split's defect crops; its defects pasted onto train Good images
-        from defect_nbs.gan import add_gan_defects
-        df = add_gan_defects(df, cfg.synthetic_per_bad, epochs=cfg.gan_epochs, checkpoint=cfg.gan_checkpoint or None,
-                             dest=None if balance_dir is None else Path(balance_dir) / 'gan', seed=cfg.seed, quiet=quiet)
-        seed_everything(cfg.seed)   # the classifier's run does not depend on how long the GAN trained
-    elif cfg.synthetic != 'none':   # made from the train split only, added to it; valid and test stay real
-        if cfg.synthetic not in SYNTHETIC_METHODS:
-            raise ValueError(f"synthetic must be 'none', 'dcgan' or one of {SYNTHETIC_METHODS}, not {cfg.synthetic!r}")
-        df = add_synthetic(df, cfg.synthetic, cfg.synthetic_per_bad, dest=None if balance_dir is None else Path(balance_dir) / 'synthetic',
-                           seed=cfg.seed, quiet=quiet)
+    df = with_synthetic(df, cfg, balance_dir, quiet)
     plan = balance_plan(df, cfg.balance, dest=balance_dir, seed=cfg.seed)
     classes = class_names(df, cfg.target)
     model = create_model(cfg.arch, cfg.pretrained, classes=classes, head=cfg.head, size=cfg.size, resize=cfg.resize)
-    device = default_device()
-    sizes = [*cfg.progressive, cfg.size]
+    device, sizes = default_device(), [*cfg.progressive, cfg.size]
     pre = lambda s: replace(model.preprocess, size=s)
-    masks = cfg.head == 'segment'
-    if masks and (cfg.mixup or cfg.cutmix): raise ValueError('MixUp/CutMix mix images but not masks: use them with another head')
+    cbs = training_callbacks(cfg)
     dls_for = lambda s: make_dls(plan.index, pre(s), cfg.bs, cfg.augment, sampler_weights=plan.sampler_weights, seed=cfg.seed,
-                                 device=device, target=cfg.target, masks=masks)
-    dls = dls_for(sizes[0])
-    class_w = None if plan.loss_weights is None else torch.as_tensor(_loss_weights(plan, classes, cfg.target), dtype=torch.float32, device=device)
-    cbs = ([KeepBest(monitor=cfg.monitor)] if cfg.keep_best else []) + \
-          ([EarlyStoppingCallback(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []) + \
-          ([MixUp(cfg.mixup)] if cfg.mixup else []) + ([CutMix(cfg.cutmix)] if cfg.cutmix else []) + \
-          ([MaskSupervision(cfg.mask_weight)] if masks else []) + ([FreezeEarly()] if cfg.freeze_early else [])
-    learn = Learner(dls, model.to(device), loss_func=make_loss(cfg, class_w), splitter=_splitter, metrics=[accuracy], cbs=cbs)
+                                 device=device, target=cfg.target, masks=cfg.head == 'segment')
+    class_w = (None if plan.loss_weights is None else
+               torch.as_tensor(_loss_weights(plan, classes, cfg.target), dtype=torch.float32, device=device))
+    learn = Learner(dls_for(sizes[0]), model.to(device), loss_func=make_loss(cfg, class_w), splitter=_splitter, metrics=[accuracy], cbs=cbs)
     if device.type == 'cuda': learn.to_fp16()
     elif cfg.channels_last: learn.to_channelslast(use_amp=False)
     show_progress(learn, quiet)
-    learn.train_config, learn.balance_plan, learn.index = cfg, plan, df   # the index: export_classifier takes the input ranges from its train split
+    learn.train_config, learn.balance_plan, learn.index = cfg, plan, df   # export_classifier takes the input ranges from its train split
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*(upsample|align_corners|Grad strides).*')
-        for i, s in enumerate(sizes):
-            if i: learn.dls = dls_for(s)
-            epochs = cfg.epochs if i == len(sizes) - 1 else max(1, cfg.epochs // 2)
-            if cfg.frozen_only:
-                learn.stage = f'{s} px, head only'; learn.freeze(); learn.fit_one_cycle(epochs, cfg.lr)
-            else:
-                if i == 0 and cfg.freeze_epochs:
-                    learn.stage = f'{s} px, head only'; learn.freeze(); learn.fit_one_cycle(cfg.freeze_epochs, cfg.lr)
-                learn.stage = f'{s} px, all layers'; learn.unfreeze(); learn.fit_one_cycle(epochs, slice(cfg.lr / cfg.lr_mult, cfg.lr))
+        fit_schedule(learn, cfg, sizes, dls_for)
     learn.train_seconds = time.perf_counter() - start
     model.preprocess = pre(cfg.size)
     return learn
 
 # %% ../nbs/05_train.ipynb #fc4d58c1
 def predict(learn: Learner, df: pd.DataFrame, split: str = 'test', tta: bool = False) -> pd.DataFrame:
-    "A DataFrame (path, label, defect, split, p_bad; with `pred`/`target` for defect-type models) for the rows of `split` (None: all)."
+    ("A DataFrame (path, label, defect, split, p_bad; with `pred`/`target` for defect-type models) for the rows of "
+     "`split` (None: all).")
     rows = (df if split is None else df[df['split'] == split]).reset_index(drop=True)
     target = learn.train_config.target if hasattr(learn, 'train_config') else 'label'
     dl = learn.dls.test_dl(rows.assign(target=target_values(rows, target).values), with_labels=True)
@@ -287,59 +303,12 @@ def predict(learn: Learner, df: pd.DataFrame, split: str = 'test', tta: bool = F
         warnings.filterwarnings('ignore', message='.*(upsample|align_corners).*')
         if tta: probs, _ = learn.tta(dl=dl, n=4)
         else: probs, _ = learn.get_preds(dl=dl)
-    out = rows[['path', 'label', 'defect', 'split']].assign(p_bad=1 - probs[:, 0].float().numpy())   # class 0 is good
+    out = rows[['path', 'label', 'defect', 'split']].assign(p_bad=p_bad(probs))
     if target != 'label':
         vocab = list(learn.dls.vocab)
         out['target'] = target_values(rows, target).values
         out['pred'] = [vocab[i] for i in probs.argmax(1).tolist()]
     return out
-
-# %% ../nbs/05_train.ipynb #e836981d
-def binary_metrics(y, p_bad, threshold: float = 0.5) -> dict:
-    "Metrics of the decision `p_bad >= threshold`, Bad (1) positive; `y` may be 0/1 or good/bad."
-    from sklearn import metrics as M
-    y = label_to_int(y)
-    p = np.asarray(p_bad, dtype=float)
-    pred = (p >= threshold).astype(int)
-    tn, fp, fn, tp = M.confusion_matrix(y, pred, labels=[0, 1]).ravel()
-    two = len(np.unique(y)) == 2
-    return dict(n=len(y), threshold=float(threshold), accuracy=M.accuracy_score(y, pred),
-                balanced_accuracy=M.balanced_accuracy_score(y, pred) if two else np.nan,
-                precision=M.precision_score(y, pred, zero_division=0), recall=M.recall_score(y, pred, zero_division=0),
-                specificity=tn / max(tn + fp, 1), f1=M.f1_score(y, pred, zero_division=0),
-                roc_auc=M.roc_auc_score(y, p) if two else np.nan, pr_auc=M.average_precision_score(y, p) if two else np.nan,
-                tn=int(tn), fp=int(fp), fn=int(fn), tp=int(tp))
-
-# %% ../nbs/05_train.ipynb #2b672144
-def threshold_for_recall(y, p_bad, target_recall: float = 0.99) -> float:
-    "Highest threshold with recall of Bad >= `target_recall` on (validation) labels `y`."
-    y = label_to_int(y)
-    p = np.sort(np.asarray(p_bad, float)[y == 1])[::-1]
-    if len(p) == 0: raise ValueError('no Bad examples to set a recall threshold on')
-    k = int(np.ceil(target_recall * len(p)))   # this many Bad must be at or above the threshold
-    return float(p[max(k, 1) - 1])
-
-# %% ../nbs/05_train.ipynb #f69cf671
-def _logit(p): p = np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7); return np.log(p) - np.log1p(-p)
-
-def fit_temperature(y, p_bad) -> float:
-    "Temperature that minimises the validation NLL of `p_bad`."
-    from scipy.optimize import minimize_scalar
-    y, z = np.asarray(y, float), _logit(p_bad)
-    def nll(t):
-        q = np.clip(1 / (1 + np.exp(-z / t)), 1e-7, 1 - 1e-7)
-        return -np.mean(y * np.log(q) + (1 - y) * np.log(1 - q))
-    return float(minimize_scalar(nll, bounds=(0.05, 20), method='bounded').x)
-
-def apply_temperature(p_bad, t: float) -> np.ndarray:
-    "`p_bad` recalibrated by temperature `t`."
-    return 1 / (1 + np.exp(-_logit(p_bad) / t))
-
-def expected_calibration_error(y, p_bad, n_bins: int = 10) -> float:
-    "ECE of `P(Bad)`: the count-weighted mean |observed Bad fraction - mean p_bad| over equal-width bins."
-    y, p = np.asarray(y, float), np.asarray(p_bad, float)
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    return float(sum(abs(y[bins == b].mean() - p[bins == b].mean()) * (bins == b).sum() for b in np.unique(bins)) / len(p))
 
 # %% ../nbs/05_train.ipynb #4dd624dc
 @dataclass
@@ -398,76 +367,18 @@ def plot_evaluation(ev: Evaluation, title: str = ''):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/05_train.ipynb #b3536f89
-SIZE_FACTOR = 2.0          # width, height: at most this factor below the training minimum or above the maximum
-ASPECT_FACTOR = 1.25       # aspect ratio (width / height): likewise
-INTENSITY_SPREADS = 1.0    # brightness, contrast, sharpness: at most this many spreads (std over training images) outside min..max
-RANGE_SCALES = dict(width='factor', height='factor', aspect='factor', brightness='linear', contrast='log', sharpness='log')
-RANGE_SIZE = 128           # grey-level statistics are measured at this size, whatever the model's input size
-_LOG_FLOOR = 0.01          # grey levels: the log of a blank image's contrast stays finite
-
-def input_stats(image: Image.Image, size: int = RANGE_SIZE) -> dict:
-    "Width, height, aspect (w / h), and at `size` x `size` in grey levels: brightness (mean), contrast (std), sharpness (mean |neighbour difference|)."
-    w, h = image.size
-    g = np.asarray(image.convert('L').resize((size, size), Image.BILINEAR), np.float32)
-    sharpness = (np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean()) / 2
-    return dict(width=w, height=h, aspect=w / h, brightness=float(g.mean()), contrast=float(g.std()), sharpness=float(sharpness))
-
-def _scaled(v, scale): return np.log(np.maximum(v, _LOG_FLOOR)) if scale == 'log' else np.asarray(v, float)
-
-def input_ranges(items, size: int = RANGE_SIZE, quiet: bool = True) -> dict:
-    "The ranges of `input_stats` over `items` (paths or an index: use its train split), to store with a model."
-    if isinstance(items, pd.DataFrame) and 'problem' in items: items = usable(items)
-    stats, unreadable = [], 0
-    for p in progress(as_paths(items), quiet, desc='input ranges'):
-        try: stats.append(input_stats(load_image(p, 'L'), size))
-        except DataProblem: unreadable += 1
-    if not stats: raise ValueError('no readable image to take input ranges from')
-    s = pd.DataFrame(stats)
-    out = {}
-    for k, scale in RANGE_SCALES.items():
-        out[k] = dict(min=float(s[k].min()), max=float(s[k].max()), scale=scale)
-        if scale != 'factor': out[k]['spread'] = float(_scaled(s[k], scale).std())
-    return dict(version=1, n_images=len(stats), unreadable=unreadable, size=size, stats=out)
-
-def range_margins(stats: dict, ranges: dict) -> dict:
-    "Per statistic, the smallest threshold that admits `stats` (`input_stats`): a factor (1 = inside min..max) or a number of spreads (0 = inside)."
-    out = {}
-    for k, r in ranges['stats'].items():
-        if k not in stats: continue
-        x = float(stats[k])
-        if r['scale'] == 'factor': out[k] = max(r['min'] / max(x, 1e-12), x / r['max'], 1.0)
-        else:
-            lo, hi, v = (float(_scaled(t, r['scale'])) for t in (r['min'], r['max'], x))
-            out_by = max(lo - v, v - hi, 0.0)
-            out[k] = out_by / r['spread'] if r['spread'] > 0 else (np.inf if out_by > 1e-9 else 0.0)
-    return out
-
-def out_of_range(image, ranges: dict, size_factor: float = SIZE_FACTOR, aspect_factor: float = ASPECT_FACTOR,
-                 spreads: float = INTENSITY_SPREADS) -> str:
-    "Why `image` (PIL, or its `input_stats`) is unlike the training images of `ranges`, naming the threshold it breaks; '' if inside."
-    stats = image if isinstance(image, dict) else input_stats(image, ranges['size'])
-    limits = dict(width=('size_factor', size_factor), height=('size_factor', size_factor), aspect=('aspect_factor', aspect_factor))
-    why = []
-    for k, m in range_margins(stats, ranges).items():
-        name, limit = limits.get(k, ('spreads', spreads))
-        if m <= limit: continue
-        r, unit = ranges['stats'][k], ' px' if k in ('width', 'height') else ''
-        side = 'below' if stats[k] < r['min'] else 'above'
-        how_far = f'{m:.3g}x' if r['scale'] == 'factor' else f'{m:.3g} spreads' + (' (log scale)' if r['scale'] == 'log' else '')
-        why.append(f"{k} {stats[k]:.4g}{unit} is {how_far} {side} the training range {r['min']:.4g}..{r['max']:.4g}{unit} (allowed: {name}={limit:g})")
-    return '; '.join(why)
-
 # %% ../nbs/05_train.ipynb #cecff0b9
 def training_ranges(learn: Learner, quiet: bool = True) -> dict | None:
-    "`input_ranges` of the train split the Learner was trained on (`train_classifier` keeps the index), or None if it is unknown."
+    ("`input_ranges` of the train split the Learner was trained on (`train_classifier` keeps the index), or None if "
+     "it is unknown.")
     index = getattr(learn, 'index', None)
     if index is None and isinstance(getattr(learn.dls.train, 'items', None), pd.DataFrame): index = learn.dls.train.items
     if index is None or 'path' not in index or 'split' not in index: return None
     return input_ranges(index[index['split'] == 'train'], quiet=quiet)
 
 def export_classifier(learn: Learner, path, ev: Evaluation | None = None, ranges: dict | None = None) -> Path:
-    "Save the trained model, its preprocessing, the input ranges of its training images (`ranges`, else `training_ranges`), and (if given) its temperature and threshold."
+    ("Save the trained model, its preprocessing, the input ranges of its training images (`ranges`, else "
+     "`training_ranges`), and (if given) its temperature and threshold.")
     extra = dict(train_config=asdict(learn.train_config))
     if ev is not None: extra.update(temperature=ev.temperature, threshold=ev.threshold, target_recall=ev.target_recall)
     ranges = ranges if ranges is not None else training_ranges(learn)
@@ -475,17 +386,3 @@ def export_classifier(learn: Learner, path, ev: Evaluation | None = None, ranges
     else: extra['input_ranges'] = ranges
     model = learn.model.to(memory_format=torch.contiguous_format)
     return save_model(model, path, **extra)
-
-# %% ../nbs/05_train.ipynb #60537e09
-def load_runs(path) -> pd.DataFrame:
-    "A table of the runs `benchmarks/classify.py` appended to `path` (JSON lines): config, cost and test metrics."
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        r = json.loads(line)
-        c, m = r['config'], r.get('test') or r.get('mean', {})
-        rows.append(dict(tag=r.get('tag', ''), split=r['split'], arch=c['arch'], size=c['size'], epochs=c['epochs'],
-                         balance=c['balance'], frozen=c['frozen_only'], tta=r.get('tta'), train_min=r.get('train_seconds', np.nan) / 60,
-                         threshold=r.get('threshold'), accuracy=m.get('accuracy'), recall=m.get('recall'),
-                         precision=m.get('precision'), roc_auc=m.get('roc_auc'), fn=m.get('fn'), fp=m.get('fp'),
-                         cpu=r['machine']['cpu'], threads=r['machine']['threads'], command=r['command']))
-    return pd.DataFrame(rows)

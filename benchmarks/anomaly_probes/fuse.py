@@ -3,7 +3,7 @@ import numpy as np, pandas as pd, torch, json, time
 from defect_nbs.core import *
 from defect_nbs.data import scan, usable, load_image
 from defect_nbs.models import load_model
-from defect_nbs.train import apply_temperature
+from defect_nbs.metrics import apply_temperature
 from defect_nbs.pipeline import cam_localizer
 from defect_nbs.ensemble import *
 from defect_nbs.anomaly import PatchCore
