@@ -100,6 +100,7 @@ def good_train(df: pd.DataFrame, split: str = 'train') -> pd.DataFrame:
     "The usable Good images of `split`: what a detector of good parts may be fitted on."
     return usable(df)[lambda d: (d.label == GOOD) & (d.split == split)]
 
+# %% ../nbs/09a_anomaly.ipynb #c14da641
 def image_score(anomaly_map, border: float = 0.0) -> float:
     "An image's anomaly score: the largest value of its map, without a band of `border` x the long side at each edge."
     m = np.asarray(anomaly_map)
@@ -239,6 +240,7 @@ def f1_threshold(scores, labels) -> dict:
     best = max(((2 * ((s >= t) & (y == 1)).sum() / ((s >= t).sum() + (y == 1).sum()), t) for t in np.unique(s)))
     return dict(threshold=float(best[1]), method='f1', f1=float(best[0]))
 
+# %% ../nbs/09a_anomaly.ipynb #5354bf19
 def choose_anomaly_threshold(scores, labels, false_reject: float = 0.01, method: str = 'auto',
                              level: float = 0.95) -> dict:
     "The image threshold from validation scores: `'quantile'` (good ones), `'f1'` (needs Bad ones), or `'auto'`."
@@ -312,6 +314,7 @@ def _shrunk(a, max_side: int, order: int):
     s = max_side / max(a.shape)
     return np.asarray(a, np.float32) if s >= 1 else ndimage.zoom(np.asarray(a, np.float32), s, order=order)
 
+# %% ../nbs/09a_anomaly.ipynb #485c07ed
 def anomaly_metrics(scores, maps, masks, labels, max_side: int | None = 256) -> dict:
     "Image AUROC, pixel AUROC and AUPRO (Bad / defect pixels = positive); maps and masks shrunk to `max_side` first."
     if max_side: maps, masks = [_shrunk(m, max_side, 1) for m in maps], [_shrunk(k, max_side, 0) > 0.5 for k in masks]
@@ -336,8 +339,13 @@ def _masks_for(df: pd.DataFrame, maps) -> list[np.ndarray]:
     return out
 
 # %% ../nbs/09a_anomaly.ipynb #2e73e62a
-def evaluate_anomaly(detector: PatchCore, df: pd.DataFrame, split: str = 'test', max_side: int | None = 256,
-                     batch_size: int = 16, quiet: bool = True) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+def evaluate_anomaly(detector: PatchCore,           # a fitted detector
+                     df: pd.DataFrame,              # the index
+                     split: str = 'test',           # the split measured
+                     max_side: int | None = 256,    # maps and masks shrunk to this (bounded memory)
+                     batch_size: int = 16,
+                     quiet: bool = True
+                    ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:   # (overall, per defect type, per image)
     "Metrics on `split` overall, per defect type (against all its good images), and per image (path, label, score...)."
     rows = usable(df)[lambda d: d.split == split].reset_index(drop=True)
     if rows.empty: raise ValueError(f'no usable images in split {split!r}')
