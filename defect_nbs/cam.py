@@ -37,6 +37,7 @@ def _evidence_weights(model: DefectClassifier, target: str | int = 'bad'):
     targets = _target_indices(model, target)
     return w[targets] - w[0], b[targets] - b[0]
 
+# %% ../nbs/07_cam.ipynb #3c139f20
 def _with_size(pre: Preprocess, size: int | None) -> Preprocess:
     "A copy of `pre` at input `size` (unchanged when None)."
     pre = copy.copy(pre)
@@ -136,7 +137,11 @@ class _BadVsGood:
     "The Grad-CAM target: the best defect class's logit minus the Good logit."
     def __call__(self, out): return out[..., 1:].max(-1).values - out[..., 0]
 
-def gradcam_maps(model: DefectClassifier, images, method: str = 'gradcam', size: int | None = None, layer=None,
+def gradcam_maps(model: DefectClassifier,  # the classifier
+                 images,                   # PIL images
+                 method: str = 'gradcam',  # one of `GRADCAM_METHODS`
+                 size: int | None = None,  # input size (default: the model's)
+                 layer=None,               # the layer to hook (default: `gradcam_layer`)
                  batch_size: int = 8) -> np.ndarray:
     "Grad-CAM-family maps `(n, size, size)` in [0, 1] (scaled per image by `grad-cam`) for the Bad-vs-Good logit."
     import pytorch_grad_cam as pgc
@@ -165,6 +170,7 @@ def _shrink(a, max_side, order):
     s = max_side / max(a.shape)
     return a if s >= 1 else ndimage.zoom(a.astype(np.float32), s, order=order)
 
+# %% ../nbs/07_cam.ipynb #dae6ee4d
 def box_hit(heat, mask, threshold, iou: float = 0.5, min_area: int = 16) -> bool:
     "Does any box of `heat` above `threshold` overlap any mask region's box by at least `iou`?"
     pred, true = heat_boxes(heat, threshold, min_area), mask_to_boxes(mask)
@@ -215,7 +221,12 @@ def choose_threshold(heats, masks, max_side: int = 256, n: int = 100) -> float:
     return float(cands[int(np.argmax(f1))])
 
 # %% ../nbs/07_cam.ipynb #415dcf0d
-def split_maps(model, df: pd.DataFrame, split: str, method: str = 'cam', size: int | None = None, quiet: bool = True):
+def split_maps(model,                    # the classifier
+               df: pd.DataFrame,         # the index
+               split: str,               # 'valid' or 'test'
+               method: str = 'cam',      # as in `heatmaps`
+               size: int | None = None,  # input size (default: the model's)
+               quiet: bool = True):
     "Maps and masks (empty for good images) of the usable images of `split` that have a mask or are good."
     rows = usable(df)[lambda d: (d.split == split) & ((d.label == GOOD) | (d['mask'].fillna('') != ''))]
     heats, masks = [], []
@@ -227,6 +238,7 @@ def split_maps(model, df: pd.DataFrame, split: str, method: str = 'cam', size: i
                   for m, lab, im in zip(chunk['mask'], chunk.label, ims)]
     return heats, masks, rows
 
+# %% ../nbs/07_cam.ipynb #67e6abf7
 def evaluate_localization(model, df: pd.DataFrame, method: str = 'cam', size: int | None = None, quiet: bool = True,
                           **kwargs) -> dict:
     "Threshold chosen on `valid`, metrics on `test` (Bad positive, masks as truth)."
