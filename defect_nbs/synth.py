@@ -224,6 +224,7 @@ def _blend_texture(img: np.ndarray, mask: np.ndarray, texture, rng, opacity: tup
     m = mask if f.ndim == 2 else mask[..., None]
     return np.where(m, (1 - beta) * f + beta * tex, f)
 
+# %% ../nbs/03a_synth.ipynb #03a8dfcf
 def _shade(img: np.ndarray, mask: np.ndarray, part: np.ndarray, rng, contrast: tuple, params: dict) -> np.ndarray:
     "`mask` darker or brighter than the surface by a few of its standard deviations (at least 25 grey levels)."
     f, g = img.astype(float), _gray(img).astype(float)
@@ -271,6 +272,7 @@ def real_train(df: pd.DataFrame) -> pd.DataFrame:
     if 'augmented' in train: train = train[~train['augmented'].fillna(False).astype(bool)]
     return train
 
+# %% ../nbs/03a_synth.ipynb #24cb08e5
 def cut_sources(df: pd.DataFrame) -> pd.DataFrame:
     "The original train-split Bad rows, each with why it cannot be cut from: no mask, an empty one ('' = usable)."
     bad = real_train(df)[lambda d: d['label'] == BAD].copy()
@@ -285,6 +287,7 @@ def cut_sources(df: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/03a_synth.ipynb #baeeb427
 def _array(path, mode) -> np.ndarray: return np.asarray(load_image(path, mode)).copy()
 
+# %% ../nbs/03a_synth.ipynb #5f6fb761
 def cutpaste_one(src_img: np.ndarray,           # the Bad image the defect is cut from
                  src_mask: np.ndarray,          # its defect mask
                  target: np.ndarray,            # the Good image pasted onto
@@ -326,6 +329,7 @@ def default_synth_dir(df: pd.DataFrame, seed: int = 42, **options) -> Path:
     key = json.dumps([_SYNTH_VERSION, rows, seed, sorted(options.items())], default=str)
     return cache_dir('synthetic', hashlib.sha1(key.encode()).hexdigest()[:12])
 
+# %% ../nbs/03a_synth.ipynb #72f4fb11
 def _spread(items: list, k: int, seed: int, salt: int):
     "Item `k` of a seeded order that uses every item once before any twice."
     rounds, i = divmod(k, len(items))
@@ -343,6 +347,7 @@ def synthetic_index(df: pd.DataFrame) -> pd.DataFrame:
                                      '(split the index before adding synthetic images)')
     return df
 
+# %% ../nbs/03a_synth.ipynb #08835525
 def check_synth_dest(df: pd.DataFrame, dest: Path):
     "Refuse a `dest` inside the dataset folder: a later scan would index the synthetic images as real ones."
     root = df.attrs.get('root')
