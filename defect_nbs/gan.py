@@ -38,8 +38,14 @@ def square_window(box: tuple, shape: tuple, margin: int = 8) -> tuple[int, int, 
     return min(max(0, top), shape[0] - side), min(max(0, left), shape[1] - side), int(side)
 
 # %% ../nbs/04a_gan.ipynb #b9d8f281
-def defect_crops(df: pd.DataFrame, size: int = 64, margin: int = 8, mode: str = 'L', min_pixels: int = 16,
-                 synthetic: str | None = None, quiet: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def defect_crops(df: pd.DataFrame,             # the index
+                 size: int = 64,               # crop size after resizing (px)
+                 margin: int = 8,              # pixels around the defect's box
+                 mode: str = 'L',              # 'L' or 'RGB'
+                 min_pixels: int = 16,         # the smallest defect region cropped
+                 synthetic: str | None = None, # crop this kind of synthetic image instead of the real ones
+                 quiet: bool = True
+                ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:   # (images, masks, where)
     "Square `size` px crops (images, masks, where) around each defect region of the train split's real Bad images."
     if mode not in ('L', 'RGB'): raise ValueError(f"mode must be 'L' or 'RGB', not {mode!r}")
     if synthetic is None:
@@ -173,6 +179,7 @@ def checkpoint_meta(path) -> dict:
     from safetensors import safe_open
     with safe_open(str(path), 'pt') as f: return json.loads(f.metadata()['meta'])
 
+# %% ../nbs/04a_gan.ipynb #46d856f4
 def load_checkpoint(path, modules: dict | None = None, optimizers: dict | None = None) -> dict:
     "Load a `save_checkpoint` file into `modules` and `optimizers` (those given); returns its `meta`."
     from safetensors import safe_open
@@ -215,6 +222,7 @@ def _resume(dest: Path, prefix: str, config: dict, modules: dict, optimizers: di
     meta = load_checkpoint(last, modules, optimizers)
     return meta['history'], meta['epoch']
 
+# %% ../nbs/04a_gan.ipynb #44a74d03
 def _snapshot(dest: Path, prefix: str, epoch: int, grid: np.ndarray, grid_name: str, modules: dict, optimizers: dict,
               meta: dict, keep_last: int):
     "The end of an epoch: the sample grid, a checkpoint, and the older checkpoints pruned."
@@ -390,6 +398,7 @@ def _gan_samples(gen, disc, n: int, keep: float, seed: int, min_pixels: int) -> 
                       f'{n} were asked for')
     return imgs, masks, scores, usable_k
 
+# %% ../nbs/04a_gan.ipynb #7358fce0
 def _gan_crop(img: np.ndarray, mask: np.ndarray, side: int, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "A sample and its mask resized to `side` (at most the target's size), in the target's channels."
     sd = min(side, *target.shape[:2])
@@ -473,6 +482,7 @@ class ResnetBlock(nn.Module):
                                    nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c))
     def forward(self, x): return x + self.block(x)
 
+# %% ../nbs/04a_gan.ipynb #4fac0be2
 class ResnetGenerator(nn.Module):
     "CycleGAN's ResNet generator: (n, in_ch, h, w) in [-1, 1] -> (n, out_ch, h, w) in [-1, 1]; h and w multiples of 4."
     def __init__(self, in_ch: int = 1, out_ch: int | None = None, width: int = 64, n_blocks: int = 6):
@@ -504,6 +514,7 @@ class PatchDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
     def forward(self, x): return self.net(x)
 
+# %% ../nbs/04a_gan.ipynb #3b217b12
 def receptive_field(net: nn.Module) -> int:
     "The receptive field (pixels) of one output of a plain stack of convolutions."
     r = 1
@@ -539,6 +550,7 @@ def good_bad_images(df: pd.DataFrame, size: int = 128, mode: str = 'L') -> tuple
         raise ValueError(f'the train split needs Good and Bad images; it has {len(good)} and {len(bad)}')
     return read(good), read(bad)
 
+# %% ../nbs/04a_gan.ipynb #100c8c3c
 def translate(gen: ResnetGenerator, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
     "`images` (uint8) through a CycleGAN generator, as uint8 images of the same shape."
     with torch.no_grad():
@@ -597,6 +609,7 @@ def _cyclegan_epoch(nets: dict, opts: dict, a_all: torch.Tensor, b_all: torch.Te
     return dict(epoch=epoch + 1, **{k: round(v, 4) for k, v in sums.items()},
                 seconds=round(time.perf_counter() - t0, 2))
 
+# %% ../nbs/04a_gan.ipynb #79738e33
 def _cyclegan_pairs(nets: dict, show_a: torch.Tensor, show_b: torch.Tensor, channels: int) -> np.ndarray:
     "The sample grid: Good images, their Bad translations, Bad images, their Good translations (a row each)."
     for m in nets.values(): m.eval()
@@ -649,6 +662,7 @@ def feature_name(arch: str = FEATURE_ARCH, size: int = 224) -> str:
     "How a figure names its feature extractor."
     return f'{arch} (ImageNet, pooled, {size} px)'
 
+# %% ../nbs/04a_gan.ipynb #98eb077f
 def image_features(images, arch: str = FEATURE_ARCH, size: int = 224, batch_size: int = 32) -> np.ndarray:
     "Pooled features (n, d) of `images` (uint8 arrays or PIL images) from the offline ImageNet `arch`, at `size` px."
     if arch not in _FEATURE_MODELS: _FEATURE_MODELS[arch] = create_model(arch, pretrained=True).eval()
