@@ -4,48 +4,52 @@ For each variant (calibration method x number of training images x layers kept i
 valid and test
 splits: agreement of Bad decisions with FP32 (at the model's threshold, on temperature-calibrated P(Bad) as the threshold
 was chosen), max |delta P(Bad)|, accuracy and Bad recall; and how stable each format's decisions are
-(export.decision_stability: the share that changes when the preprocessed input moves by a relative 1e-6, 4 draws, and
+(qat.decision_stability: the share that changes when the preprocessed input moves by a relative 1e-6, 4 draws, and
 the mean change of the log-odds).
 Choose a variant on **valid**; test is reported beside it. Appends to benchmarks/results/int8.csv.
 
     python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9
-    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --keep none stem --weights 7bit --layers   # + SQNR per tensor
-    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --methods minmax --calib 256 --keep stem --weights 7bit --qat 0 4
+    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --keep none stride2 --weights 7bit --layers   # + SQNR per tensor
+    python benchmarks/int8.py runs/lite0_160.safetensors --dedupe 0.9 --methods minmax --calib 256 --keep stride2 --weights 7bit --qat 0 4
+
+`--keep stem` is the old name of `--keep stride2` (every stride-2 layer, not only the stem) and still works.
 
 With --qat N, each variant is also made from a copy of the model fine-tuned for N epochs under simulated INT8
-(export.quantization_aware_finetune, on the train split); its decisions are still compared with the original FP32 model.
+(qat.quantization_aware_finetune, on the train split); its decisions are still compared with the original FP32 model.
 
-With --layers, the per-tensor SQNR against FP32 (export.int8_layer_errors, 16 valid images) of the variant that agrees
+With --layers, the per-tensor SQNR against FP32 (int8.int8_layer_errors, 16 valid images) of the variant that agrees
 best on valid goes to results/int8_layers.csv, and of the variant with nothing kept in FP32 beside it, if swept.
 """
 import argparse, datetime, itertools, os, shlex, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from defect_nbs.core import find_magnetic_tile, label_to_int
+from defect_nbs.core import find_magnetic_tile, label_to_int, log_odds, p_bad
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
-from defect_nbs.export import (to_onnx, quantize_int8, calibration_paths, OnnxClassifier, int8_layer_errors, quantization_aware_finetune,
-                               decision_stability)
-from defect_nbs.train import apply_temperature, _logit
+from defect_nbs.export import to_onnx, OnnxClassifier
+from defect_nbs.int8 import quantize_int8, calibration_paths, int8_layer_errors
+from defect_nbs.qat import quantization_aware_finetune, decision_stability
+from defect_nbs.train import apply_temperature
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
 
 
 def scores(clf, X, y, thr, temp, ref=None):
-    p_bad = apply_temperature(1 - np.concatenate([clf(X[i:i + 32]) for i in range(0, len(X), 32)])[:, 0], temp)
-    dec = (p_bad >= thr).astype(int)
+    p = apply_temperature(p_bad(np.concatenate([clf(b) for b in np.split(X, range(32, len(X), 32))])), temp)
+    dec = (p >= thr).astype(int)
     out = dict(accuracy=float((dec == y).mean()), recall=float(dec[y == 1].mean()))
-    if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()),
-                                   log_odds_error=float(np.abs(_logit(p_bad) - _logit(ref[0])).mean()))
+    if ref is not None: out.update(agreement=float((dec == ref[1]).mean()), max_p_bad_diff=float(np.abs(p - ref[0]).max()),
+                                   log_odds_error=float(np.abs(log_odds(p) - log_odds(ref[0])).mean()))
     st = decision_stability(clf, X, thr, temp)   # decisions that change when the input moves by a relative 1e-6
     out.update(unstable=st['unstable'], log_odds_noise=st['mean_log_odds_change'])
-    return out, (p_bad, dec)
+    return out, (p, dec)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('model'); ap.add_argument('--data'); ap.add_argument('--dedupe', type=float)
     ap.add_argument('--methods', nargs='+', default=['minmax', 'percentile', 'entropy'])
     ap.add_argument('--calib', nargs='+', type=int, default=[64, 256])
-    ap.add_argument('--keep', nargs='+', default=['none', 'ends', 'stem'], help="layers kept in FP32: none, ends (first conv + head), stem (ends + every stride-2 layer)")
+    ap.add_argument('--keep', nargs='+', default=['none', 'ends', 'stride2'], choices=['none', 'ends', 'stride2', 'stem'],
+                    help="layers kept in FP32: none, ends (first conv + head), stride2 (ends + every stride-2 layer; 'stem' is its old name)")
     ap.add_argument('--weights', nargs='+', default=['8bit', '7bit'], help='7bit = reduce_range (needed on CPUs without VNNI)')
     ap.add_argument('--qat', nargs='+', type=int, default=[0], help='epochs of quantization-aware fine-tuning before quantizing (0 = none)')
     ap.add_argument('--qat-lr', type=float, default=2e-5); ap.add_argument('--qat-focus', type=float, default=3.0)
@@ -53,6 +57,7 @@ def main():
     ap.add_argument('--layers', action='store_true', help='also write the per-tensor SQNR of the best variant (results/int8_layers.csv)')
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
     a = ap.parse_args()
+    a.keep = list(dict.fromkeys('stride2' if k == 'stem' else k for k in a.keep))   # the old name
     torch.set_num_threads(a.threads)
     model = load_model(a.model); thr, temp = model.meta.get('threshold', 0.5), model.meta.get('temperature', 1.0)
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
@@ -70,7 +75,7 @@ def main():
     train = [Path(p) for p in df[df.split == 'train'].path]
     for qat, method, n, keep, bits in itertools.product(a.qat, a.methods, a.calib, a.keep, a.weights):
         t0 = time.perf_counter()
-        keep_fp32 = keep if keep in ('ends', 'stem') else ()
+        keep_fp32 = keep if keep in ('ends', 'stride2') else ()
         src, name, calib = work / 'fp32.onnx', f'int8_{method}_{n}_{keep}_{bits}_qat{qat}', calibration_paths(df, n)
         if qat:
             tuned, hist = quantization_aware_finetune(model, train, calib, keep_fp32=keep_fp32, epochs=qat, lr=a.qat_lr,

@@ -15,6 +15,8 @@ from .core import *
 from .data import scan, usable, load_image, builtin_dataset
 from .models import *
 from .export import *
+from .int8 import *
+from .trt import tensorrt_classifier
 from .train import apply_temperature
 
 # %% auto #0
@@ -134,9 +136,9 @@ def deploy_formats(model: DefectClassifier, workdir, calib_images, threads: int 
 
 # %% ../nbs/13_benchmark.ipynb #21230ae6
 def _decisions(fmt, X, threshold, temperature=1.0, batch_size=32):
-    p = np.concatenate([fmt.run(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-    p_bad = apply_temperature(1 - p[:, 0], temperature) if temperature != 1.0 else 1 - p[:, 0]
-    return p_bad, (p_bad >= threshold).astype(int)
+    p = p_bad(np.concatenate([fmt.run(b) for b in np.split(X, range(batch_size, len(X), batch_size))]))
+    p = apply_temperature(p, temperature) if temperature != 1.0 else p
+    return p, (p >= threshold).astype(int)
 
 def preprocess_batch(paths, pre: Preprocess, quiet: bool = True) -> tuple[np.ndarray, float]:
     "The float32 batch of image files as `pre` makes it, and the mean ms per image it took (decode, resize, normalize)."
@@ -273,13 +275,15 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     ap.add_argument('--min-calls', type=int, default=50)
     ap.add_argument('--calib', type=int, default=128, help='training images for INT8 calibration')
     ap.add_argument('--method', default='minmax', choices=list(CALIBRATION_METHODS))
-    ap.add_argument('--keep-fp32', default='', choices=['', 'ends', 'stem'], help="'ends': the first conv and the head in FP32; 'stem': also every stride-2 layer")
+    ap.add_argument('--keep-fp32', default='', choices=['', 'ends', 'stride2', 'stem'],
+                    help="'ends': the first conv and the head in FP32; 'stride2': also every stride-2 layer ('stem': its old name)")
     ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'], help="INT8 weight range; 'auto': int8_weight_bits() (7-bit on CPUs without VNNI, or $DEFECT_NBS_INT8_WEIGHTS)")
     ap.add_argument('--peak-n', type=int, default=2048, help='matrix size for the peak GFLOP/s measurement')
     ap.add_argument('--workdir', default=None)
     ap.add_argument('--out', default='deploy.csv')
     ap.add_argument('--tag', default='')
     a = ap.parse_args(argv)
+    if a.keep_fp32 == 'stem': a.keep_fp32 = 'stride2'   # the old name
     torch.set_num_threads(a.threads)
     pretrained = True
     if a.model: model, trained = load_model(a.model), True
