@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from fastcore.basics import patch
 from .core import *
 from .data import *
 
@@ -200,21 +199,18 @@ class BalancePlan:
     loss_weights: torch.Tensor | None = None
     sampler_weights: np.ndarray | None = None
 
-# %% ../nbs/03_balance.ipynb #640958e7
-@patch
-def class_mass(self: BalancePlan) -> pd.Series:
-    "Per-epoch weight of each label in training: images, expected sampler draws, or images x loss weight."
-    mass = _train_counts(self.index).astype(float)
-    if self.sampler_weights is not None:
-        drawn = np.bincount(label_to_int(self.index.loc[self.index['split'] == 'train', 'label']),
-                            weights=self.sampler_weights, minlength=len(LABELS))
-        mass = pd.Series(drawn / drawn.sum() * mass.sum(), index=mass.index)
-    if self.loss_weights is not None: mass = mass * self.loss_weights.numpy()
-    return mass
+    def class_mass(self) -> pd.Series:
+        "Per-epoch weight of each label in training: images, expected sampler draws, or images x loss weight."
+        mass = _train_counts(self.index).astype(float)
+        if self.sampler_weights is not None:
+            drawn = np.bincount(label_to_int(self.index.loc[self.index['split'] == 'train', 'label']),
+                                weights=self.sampler_weights, minlength=len(LABELS))
+            mass = pd.Series(drawn / drawn.sum() * mass.sum(), index=mass.index)
+        if self.loss_weights is not None: mass = mass * self.loss_weights.numpy()
+        return mass
 
-@patch
-def __repr__(self: BalancePlan):
-    return f'BalancePlan({self.method!r}, train class mass {self.class_mass().round(1).to_dict()})'
+    def __repr__(self):
+        return f'BalancePlan({self.method!r}, train class mass {self.class_mass().round(1).to_dict()})'
 
 # %% ../nbs/03_balance.ipynb #bd4a222a
 def _default_dest(df: pd.DataFrame, seed: int, kwargs: dict) -> Path:

@@ -8,7 +8,6 @@ import itertools
 from dataclasses import dataclass, asdict, replace
 import numpy as np
 import pandas as pd
-from fastcore.basics import patch
 from .core import *
 
 # %% auto #0
@@ -245,30 +244,26 @@ class Stacker:
             raise ValueError('the scores have NaN or infinite values: an image without every score cannot be stacked')
         return X
 
-# %% ../nbs/10_ensemble.ipynb #6e02c054
-@patch
-def fit(self: Stacker, X, labels, groups=None) -> Stacker:
-    "Fit on all rows, and keep out-of-fold probabilities (`oof`) from `folds` stratified (grouped with `groups`) folds."
-    from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_predict
-    X, y = self._check(X), label_to_int(labels)
-    n_min = int(min(y.sum(), len(y) - y.sum()))
-    if n_min < 2:
-        raise ValueError(f'a stacker needs at least 2 Bad and 2 good images; got {int(y.sum())} Bad of {len(y)}')
-    k = min(self.folds, n_min, len(set(groups)) if groups is not None else n_min)
-    cv = (StratifiedGroupKFold(k, shuffle=True, random_state=self.seed) if groups is not None
-          else StratifiedKFold(k, shuffle=True, random_state=self.seed))
-    self.oof = cross_val_predict(self._pipeline(), X, y, cv=cv, groups=groups, method='predict_proba')[:, 1]
-    self.model, self.n_folds = self._pipeline().fit(X, y), k
-    return self
+    def fit(self, X, labels, groups=None) -> Stacker:
+        "Fit on all rows; keep out-of-fold probabilities (`oof`) from `folds` stratified (grouped with `groups`) folds."
+        from sklearn.model_selection import StratifiedKFold, StratifiedGroupKFold, cross_val_predict
+        X, y = self._check(X), label_to_int(labels)
+        n_min = int(min(y.sum(), len(y) - y.sum()))
+        if n_min < 2:
+            raise ValueError(f'a stacker needs at least 2 Bad and 2 good images; got {int(y.sum())} Bad of {len(y)}')
+        k = min(self.folds, n_min, len(set(groups)) if groups is not None else n_min)
+        cv = (StratifiedGroupKFold(k, shuffle=True, random_state=self.seed) if groups is not None
+              else StratifiedKFold(k, shuffle=True, random_state=self.seed))
+        self.oof = cross_val_predict(self._pipeline(), X, y, cv=cv, groups=groups, method='predict_proba')[:, 1]
+        self.model, self.n_folds = self._pipeline().fit(X, y), k
+        return self
 
-# %% ../nbs/10_ensemble.ipynb #d1083d34
-@patch
-def predict(self: Stacker, X) -> np.ndarray:
-    "P(Bad) of each row."
-    if self.model is None: raise ValueError('fit the stacker first')
-    return self.model.predict_proba(self._check(X))[:, 1]
+    def predict(self, X) -> np.ndarray:
+        "P(Bad) of each row."
+        if self.model is None: raise ValueError('fit the stacker first')
+        return self.model.predict_proba(self._check(X))[:, 1]
 
-@patch(as_prop=True)
-def weights(self: Stacker) -> dict:
-    "Each score's coefficient on the standardised scale: how far one of its standard deviations moves Bad's log-odds."
-    return dict(zip(self.names, self.model[-1].coef_[0].round(4).tolist()))
+    @property
+    def weights(self) -> dict:
+        "Each score's coefficient on the standardised scale: how far one of its std devs moves Bad's log-odds."
+        return dict(zip(self.names, self.model[-1].coef_[0].round(4).tolist()))
