@@ -13,7 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from scipy import ndimage
 from PIL import Image
-from fastcore.basics import chunked, patch
+from fastcore.basics import chunked
 from .core import *
 from .data import load_image, load_mask, usable
 from .models import *
@@ -129,93 +129,83 @@ class PatchCore:
         self.bank, self.thresholds, self.fit_info = None, {}, {}
         self.nn_backend = 'auto'   # nearest-neighbour search: 'auto' (faiss when installed), 'faiss' or 'torch'
 
-# %% ../nbs/09a_anomaly.ipynb #da982f5e
-@patch
-@torch.no_grad()
-def patch_features(self: PatchCore, images, batch_size: int = 16) -> torch.Tensor:
-    "Patch features `(n, h, w, dim)` of PIL images."
-    feats = [self.features(self.preprocess(batch)).permute(0, 2, 3, 1) for batch in chunked(images, batch_size)]
-    return torch.cat(feats)
+    @torch.no_grad()
+    def patch_features(self, images, batch_size: int = 16) -> torch.Tensor:
+        "Patch features `(n, h, w, dim)` of PIL images."
+        feats = [self.features(self.preprocess(batch)).permute(0, 2, 3, 1) for batch in chunked(images, batch_size)]
+        return torch.cat(feats)
 
-@patch(as_prop=True)
-def bank_mb(self: PatchCore) -> float:
-    "The bank's size in MiB (0 before `fit`)."
-    return 0.0 if self.bank is None else self.bank.numel() * self.bank.element_size() / 2**20
+    @property
+    def bank_mb(self) -> float:
+        "The bank's size in MiB (0 before `fit`)."
+        return 0.0 if self.bank is None else self.bank.numel() * self.bank.element_size() / 2**20
 
-# %% ../nbs/09a_anomaly.ipynb #304a33d5
-@patch
-def fit(self: PatchCore, source, batch_size: int = 16, seed: int = 0, quiet: bool = True) -> PatchCore:
-    "Fill the bank from good images (PIL images, paths, or an index: its usable Good train rows), coreset-reduced."
-    if isinstance(source, pd.DataFrame) and 'split' in source: source = good_train(source)
-    paths = source if isinstance(source, pd.DataFrame) else list(source)
-    if len(paths) == 0: raise ValueError('no good images to fit on')
-    t0 = time.perf_counter()
-    items = list(paths['path']) if isinstance(paths, pd.DataFrame) else paths
-    feats = []
-    for batch in progress(list(chunked(items, batch_size)), quiet, desc='features'):
-        f = self.patch_features(_images(batch))
-        feats.append(f.reshape(-1, f.shape[-1]))
-    feats = torch.cat(feats)
-    t1 = time.perf_counter()
-    b = self.config['bank_size']
-    n = int(b) if b >= 1 else max(1, round(b * len(feats)))
-    self.bank = feats[greedy_coreset(feats, n, self.config['projection'], seed, quiet)].contiguous()
-    t2 = time.perf_counter()
-    self.fit_info = dict(n_images=len(items), n_patches=len(feats), bank_rows=len(self.bank), bank_mb=self.bank_mb,
-                         features_s=t1 - t0, coreset_s=t2 - t1, fit_s=t2 - t0)
-    return self
+    def fit(self, source, batch_size: int = 16, seed: int = 0, quiet: bool = True) -> PatchCore:
+        "Fill the bank from good images (PIL images, paths, or an index: its usable Good train rows), coreset-reduced."
+        if isinstance(source, pd.DataFrame) and 'split' in source: source = good_train(source)
+        paths = source if isinstance(source, pd.DataFrame) else list(source)
+        if len(paths) == 0: raise ValueError('no good images to fit on')
+        t0 = time.perf_counter()
+        items = list(paths['path']) if isinstance(paths, pd.DataFrame) else paths
+        feats = []
+        for batch in progress(list(chunked(items, batch_size)), quiet, desc='features'):
+            f = self.patch_features(_images(batch))
+            feats.append(f.reshape(-1, f.shape[-1]))
+        feats = torch.cat(feats)
+        t1 = time.perf_counter()
+        b = self.config['bank_size']
+        n = int(b) if b >= 1 else max(1, round(b * len(feats)))
+        self.bank = feats[greedy_coreset(feats, n, self.config['projection'], seed, quiet)].contiguous()
+        t2 = time.perf_counter()
+        self.fit_info = dict(n_images=len(items), n_patches=len(feats), bank_rows=len(self.bank), bank_mb=self.bank_mb,
+                             features_s=t1 - t0, coreset_s=t2 - t1, fit_s=t2 - t0)
+        return self
 
-# %% ../nbs/09a_anomaly.ipynb #450dfec7
-@patch
-def score_grid(self: PatchCore, images, batch_size: int = 16) -> torch.Tensor:
-    "Patch scores `(n, h, w)`: each patch's distance to its nearest bank entry."
-    if self.bank is None: raise ValueError('fit the detector first')
-    f = self.patch_features(images, batch_size)
-    return nearest_distance(f.reshape(-1, f.shape[-1]), self.bank, backend=self.nn_backend).reshape(f.shape[:3])
+    def score_grid(self, images, batch_size: int = 16) -> torch.Tensor:
+        "Patch scores `(n, h, w)`: each patch's distance to its nearest bank entry."
+        if self.bank is None: raise ValueError('fit the detector first')
+        f = self.patch_features(images, batch_size)
+        return nearest_distance(f.reshape(-1, f.shape[-1]), self.bank, backend=self.nn_backend).reshape(f.shape[:3])
 
-# %% ../nbs/09a_anomaly.ipynb #c4c32261
-@patch
-def score(self: PatchCore, images, batch_size: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
-    "Image scores (`image_score` of the smoothed map, with `border`) and maps at each image's own size (PIL or paths)."
-    images, s, sigma = _images(images), self.preprocess.size, self.config['sigma']
-    scores, maps = [], []
-    for chunk in chunked(images, batch_size):
-        grid = self.score_grid(chunk, batch_size)
-        up = F.interpolate(grid[:, None], (s, s), mode='bilinear', align_corners=False)[:, 0].numpy()
-        for im, m in zip(chunk, up):
-            m = to_image(ndimage.gaussian_filter(m, sigma) if sigma else m, self.preprocess, im.size)
-            scores.append(image_score(m, self.config.get('border', 0.0)))   # the image's own pixels: no padding
-            maps.append(m)
-    return np.array(scores), maps
+    def score(self, images, batch_size: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
+        "Image scores (`image_score` of the smoothed map, with `border`) and maps at each image's size (PIL or paths)."
+        images, s, sigma = _images(images), self.preprocess.size, self.config['sigma']
+        scores, maps = [], []
+        for chunk in chunked(images, batch_size):
+            grid = self.score_grid(chunk, batch_size)
+            up = F.interpolate(grid[:, None], (s, s), mode='bilinear', align_corners=False)[:, 0].numpy()
+            for im, m in zip(chunk, up):
+                m = to_image(ndimage.gaussian_filter(m, sigma) if sigma else m, self.preprocess, im.size)
+                scores.append(image_score(m, self.config.get('border', 0.0)))   # the image's own pixels: no padding
+                maps.append(m)
+        return np.array(scores), maps
 
-# %% ../nbs/09a_anomaly.ipynb #1de940a2
-@patch
-def save(self: PatchCore, path) -> Path:
-    "Bank, feature-extractor weights, preprocessing and thresholds in one `.safetensors` file (no pickle)."
-    from safetensors.torch import save_file
-    if self.bank is None: raise ValueError('fit the detector before saving it')
-    path = Path(path).with_suffix('.safetensors')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    weights = {f'features.{k}': v.contiguous() for k, v in self.features.net.state_dict().items()}
-    meta = dict(kind='patchcore', config=json.dumps(self.config), preprocess=self.preprocess.to_json(),
-                thresholds=json.dumps(self.thresholds), fit_info=json.dumps(self.fit_info))
-    save_file({'bank': self.bank.contiguous(), **weights}, str(path), metadata=meta)
-    return path
+    def save(self, path) -> Path:
+        "Bank, feature-extractor weights, preprocessing and thresholds in one `.safetensors` file (no pickle)."
+        from safetensors.torch import save_file
+        if self.bank is None: raise ValueError('fit the detector before saving it')
+        path = Path(path).with_suffix('.safetensors')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        weights = {f'features.{k}': v.contiguous() for k, v in self.features.net.state_dict().items()}
+        meta = dict(kind='patchcore', config=json.dumps(self.config), preprocess=self.preprocess.to_json(),
+                    thresholds=json.dumps(self.thresholds), fit_info=json.dumps(self.fit_info))
+        save_file({'bank': self.bank.contiguous(), **weights}, str(path), metadata=meta)
+        return path
 
-# %% ../nbs/09a_anomaly.ipynb #1cf50a85
-@patch(cls_method=True)
-def load(cls: PatchCore, path) -> PatchCore:
-    "Rebuild a detector from `save`'s file (no download: the weights are in it)."
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-    with safe_open(str(path), 'pt') as f: meta = f.metadata()
-    if meta.get('kind') != 'patchcore': raise ValueError(f'{path} is not a PatchCore file')
-    det = cls(**json.loads(meta['config']), pretrained=False)
-    state = load_file(str(path))
-    det.features.net.load_state_dict({k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')})
-    det.bank, det.preprocess = state['bank'], Preprocess.from_json(meta['preprocess'])
-    det.thresholds, det.fit_info = json.loads(meta['thresholds']), json.loads(meta['fit_info'])
-    return det
+    @classmethod
+    def load(cls, path) -> PatchCore:
+        "Rebuild a detector from `save`'s file (no download: the weights are in it)."
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+        with safe_open(str(path), 'pt') as f: meta = f.metadata()
+        if meta.get('kind') != 'patchcore': raise ValueError(f'{path} is not a PatchCore file')
+        det = cls(**json.loads(meta['config']), pretrained=False)
+        state = load_file(str(path))
+        weights = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
+        det.features.net.load_state_dict(weights)
+        det.bank, det.preprocess = state['bank'], Preprocess.from_json(meta['preprocess'])
+        det.thresholds, det.fit_info = json.loads(meta['thresholds']), json.loads(meta['fit_info'])
+        return det
 
 # %% ../nbs/09a_anomaly.ipynb #be75a161
 def quantile_threshold(good_scores, false_reject: float = 0.01, level: float = 0.95) -> dict:
