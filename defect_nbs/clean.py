@@ -299,17 +299,19 @@ def truth_region(items: list[dict], shape, grow: int = 3) -> np.ndarray:
 # %% ../nbs/01a_clean.ipynb #b94cef2d
 def clean_image(image, defect_mask: np.ndarray | None = None, engine: str = 'rapidocr', dilate: int | None = None, method: str = 'telea',
                 ink: bool = True, min_score: float = 0.5, limit_side: int = 736, recognize: bool = False,
-                lama_checkpoint=None) -> tuple[np.ndarray, list[dict], dict]:
-    "Writing found in `image` and filled in, never over `defect_mask`: (cleaned image, regions, dict(near_defect, pixels))."
+                lama_checkpoint=None, guard: int | None = None) -> tuple[np.ndarray, list[dict], dict]:
+    "Writing found in `image` and filled in, never over `defect_mask` grown by `guard` px: (cleaned image, regions, dict(near_defect, pixels))."
     img = _as_array(image)
     regions = find_text(img, engine, min_score, limit_side, recognize=recognize, ink=ink)
     d = default_dilate(img.shape) if dilate is None else int(dilate)
+    g = d if guard is None else int(guard)
+    if g < 0: raise ValueError(f'guard is a number of pixels, >= 0; got {g}')
     mask = text_mask(img.shape, regions, d)
     near = False
     if defect_mask is not None and np.asarray(defect_mask).any():
-        guard = cv2.dilate(np.asarray(defect_mask, np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))).astype(bool)
-        near = bool((mask & guard).any())
-        mask &= ~guard
+        kept = cv2.dilate(np.asarray(defect_mask, np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))).astype(bool)
+        near = bool((mask & kept).any())
+        mask &= ~kept
     out = inpaint(img, mask, method, lama_checkpoint=lama_checkpoint) if mask.any() else img.copy()
     return out, regions, dict(near_defect=near, pixels=int(mask.sum()))
 
@@ -359,13 +361,13 @@ def _clean_row(row, out: Path, options: dict) -> dict:
 
 def clean_index(df: pd.DataFrame, dest=None, splits=None, engine: str = 'rapidocr', dilate: int | None = None, method: str = 'telea',
                 ink: bool = True, min_score: float = 0.5, limit_side: int = 736, recognize: bool = False, lama_checkpoint=None,
-                quiet: bool = False) -> pd.DataFrame:
+                guard: int | None = None, quiet: bool = False) -> pd.DataFrame:
     "The index with the writing removed from copies of its images (`CLEAN_COLUMNS` added); originals never touched."
     if engine not in TEXT_ENGINES: raise ValueError(f'engine must be one of {TEXT_ENGINES}, not {engine!r}')
     if method not in INPAINT_METHODS: raise ValueError(f'method must be one of {INPAINT_METHODS}, not {method!r}')
     if method == 'lama' and not lama_checkpoint: raise ValueError("method='lama' needs lama_checkpoint (a local LaMa TorchScript or ONNX file)")
     options = dict(version=_CLEAN_VERSION, engine=engine, dilate=dilate, method=method, ink=ink, min_score=min_score, limit_side=limit_side,
-                   recognize=recognize, lama_checkpoint=str(lama_checkpoint) if lama_checkpoint else None)
+                   recognize=recognize, lama_checkpoint=str(lama_checkpoint) if lama_checkpoint else None, guard=guard)
     root = df.attrs.get('root')
     dest = Path(dest or default_clean_dir(df, **options)).resolve()
     if root and dest.is_relative_to(Path(root).resolve()):
