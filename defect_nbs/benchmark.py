@@ -5,7 +5,7 @@
 # %% ../nbs/13_benchmark.ipynb #62d0e3c5
 from __future__ import annotations
 import argparse, copy, datetime, json, os, platform, tempfile, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -17,20 +17,37 @@ from .models import *
 from .export import *
 from .int8 import *
 from .trt import tensorrt_classifier
-from .train import apply_temperature
+from .metrics import apply_temperature
 
 # %% auto #0
-__all__ = ['machine_info', 'peak_gflops', 'Format', 'pytorch_format', 'onnx_format', 'deploy_formats', 'preprocess_batch',
-           'median_ci', 'time_interleaved', 'benchmark', 'append_results', 'plot_benchmark', 'recommend_format',
-           'benchmark_main', 'benchmark_cli']
+__all__ = ['EXTRA_ISA_FLAGS', 'BENCHMARK_COLUMNS', 'cpu_flags', 'machine_info', 'peak_gflops', 'Format', 'pytorch_format',
+           'onnx_format', 'openvino_format', 'deploy_formats', 'preprocess_batch', 'median_ci', 'time_interleaved',
+           'parity_flag', 'benchmark', 'append_results', 'plot_benchmark', 'recommend_format', 'benchmark_parser',
+           'benchmark_model', 'benchmark_formats', 'print_benchmark', 'benchmark_main']
 
 # %% ../nbs/13_benchmark.ipynb #1e4cdef1
+EXTRA_ISA_FLAGS = ('avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16', 'amx_int8')   # what BF16 / FP16 inference needs
+
+def cpu_flags(names=EXTRA_ISA_FLAGS) -> str:
+    "Those of the CPU flags `names` that /proc/cpuinfo lists, space-separated ('' where it cannot be read)."
+    try: flags = next((set(l.split(':', 1)[1].split()) for l in open('/proc/cpuinfo') if l.startswith('flags')), set())
+    except OSError: flags = set()
+    return ' '.join(f for f in names if f in flags)
+
 def machine_info(threads: int | None = None) -> dict:
-    "Everything needed to read a benchmark row: CPU, ISA, threads, GPU, versions, host."
+    "Everything needed to read a benchmark row: CPU, ISA, threads, GPU, versions, OpenVINO's precisions on this CPU, host."
     import onnxruntime as ort
+    from importlib.metadata import version, PackageNotFoundError
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else ''
-    return dict(**cpu_info(), threads=threads or torch.get_num_threads(), gpu=gpu, torch=torch.__version__,
-                onnxruntime=ort.__version__, python=platform.python_version(), host=platform.node())
+    try: ov_version = version('openvino')
+    except PackageNotFoundError: ov_version = ''
+    ov_precisions = ''
+    if ov_version:
+        from defect_nbs.openvino_ir import openvino_capabilities
+        ov_precisions = ' '.join(openvino_capabilities()['precisions'])
+    return dict(**cpu_info(), isa_extra=cpu_flags(), threads=threads or torch.get_num_threads(), gpu=gpu, torch=torch.__version__,
+                onnxruntime=ort.__version__, openvino=ov_version, openvino_precisions=ov_precisions,
+                python=platform.python_version(), host=platform.node())
 
 # %% ../nbs/13_benchmark.ipynb #3fdba5dd
 def _best_seconds(fn, repeats):
@@ -40,7 +57,7 @@ def _best_seconds(fn, repeats):
     return best
 
 def _matmul_session(n, int8, threads):
-    import onnx, onnxruntime as ort
+    import onnxruntime as ort
     from onnx import helper, TensorProto, numpy_helper
     rng = np.random.default_rng(0)
     if int8:
@@ -55,8 +72,21 @@ def _matmul_session(n, int8, threads):
     opts = ort.SessionOptions(); opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     return ort.InferenceSession(model.SerializeToString(), opts, providers=['CPUExecutionProvider'])
 
-def peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5) -> dict:
-    "Best GFLOP/s (GOP/s for INT8) of an `n`x`n` matrix product: PyTorch FP32, ONNX Runtime FP32 and INT8, on `threads` CPU threads."
+def _openvino_matmul(n, int8):
+    "An `n`x`n` OpenVINO matrix product with constant weights; with `int8`, a uint8 FakeQuantize on the input and int8 weights."
+    import openvino as ov, openvino.opset13 as ops
+    rng = np.random.default_rng(0)
+    a = ops.parameter([n, n], np.float32, name='A')
+    if int8:
+        lo, hi = ops.constant(np.float32(0)), ops.constant(np.float32(4))
+        x = ops.fake_quantize(a, lo, hi, lo, hi, 256)
+        w = ops.multiply(ops.convert(ops.constant(rng.integers(-127, 128, (n, n), dtype=np.int8)), 'f32'),
+                         ops.constant(np.full((1, n), 0.01, np.float32)))
+    else: x, w = a, ops.constant(rng.standard_normal((n, n), dtype=np.float32))
+    return ov.Model([ops.matmul(x, w, False, False)], [a])
+
+def peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5, openvino: bool = True) -> dict:
+    "Best GFLOP/s (GOP/s for INT8) of an `n`x`n` matrix product: PyTorch FP32, ONNX Runtime FP32 and INT8, OpenVINO in each precision this CPU runs and INT8; on `threads` CPU threads."
     threads = threads or torch.get_num_threads()
     flops, old = 2 * n ** 3, torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -69,6 +99,15 @@ def peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5) -> 
         sess = _matmul_session(n, int8, threads)
         x = rng.integers(0, 256, (n, n), dtype=np.uint8) if int8 else rng.standard_normal((n, n), dtype=np.float32)
         out[key] = flops / _best_seconds(lambda: sess.run(None, {'A': x}), repeats) / 1e9
+    if openvino:
+        import openvino as ov
+        from defect_nbs.openvino_ir import openvino_capabilities
+        x = rng.uniform(0, 4, (n, n)).astype(np.float32)
+        for key, int8, precision in [(f'ov_{p}', False, p) for p in openvino_capabilities()['precisions']] + [('ov_int8', True, 'f32')]:
+            compiled = ov.Core().compile_model(_openvino_matmul(n, int8), 'CPU', {'INFERENCE_PRECISION_HINT': precision,
+                                               'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY'})
+            request = compiled.create_infer_request()
+            out[key] = flops / _best_seconds(lambda: request.infer({0: x}, share_inputs=True), repeats) / 1e9
     return dict(out, threads=threads, n=n)
 
 # %% ../nbs/13_benchmark.ipynb #5e527b83
@@ -81,17 +120,26 @@ class Format:
     size_mb: float
     device: str = 'cpu'
     sync: Callable | None = None
+    peak_key: str | None = None   # the `peak_gflops` entry it is compared with (default: from its name and precision)
     def __repr__(self): return f'Format({self.name!r}, {self.precision}, {self.size_mb:.1f} MB, {self.device})'
 
 def _file_mb(path): return Path(path).stat().st_size / 1e6
 
-def pytorch_format(model: DefectClassifier, name: str = 'PyTorch eager FP32', device=None, channels_last: bool = False,
-                   half: bool = False, size_mb: float | None = None, precision: str | None = None) -> Format:
-    "PyTorch eager inference (`inference_mode`, eval) on `device`, FP32 (or FP16 with `half`, CUDA only)."
+def pytorch_format(model: DefectClassifier, # the classifier
+                   name: str = 'PyTorch eager FP32', # the format's name in the table
+                   device=None, # 'cpu' (default) or 'cuda'
+                   channels_last: bool = False, # NHWC memory layout
+                   half: bool = False, # FP16 (CUDA only)
+                   size_mb: float | None = None, # its size on disk (default: a saved checkpoint's)
+                   precision: str | None = None, # what the table says (default: FP32 or FP16)
+                   compile: bool = False # `torch.compile` with the inductor backend (static shapes: one compilation per batch size)
+                  ) -> Format:
+    "PyTorch inference (`inference_mode`, eval) on `device`: eager, or compiled by inductor; FP32 (or FP16 with `half`, CUDA only)."
     dev = torch.device(device or 'cpu')
     m = copy.deepcopy(model).eval().to(dev)
     if channels_last: m = m.to(memory_format=torch.channels_last)
     if half: m = m.half()
+    if compile: m = torch.compile(m, backend='inductor', dynamic=False)
     mf = torch.channels_last if channels_last else torch.contiguous_format
     if size_mb is None:
         with tempfile.TemporaryDirectory() as d: size_mb = _file_mb(save_model(model, Path(d) / 'm.safetensors'))
@@ -109,21 +157,59 @@ def onnx_format(path, name: str | None = None, providers='cpu', threads: int | N
     dev = 'cuda' if clf.providers[0] != 'CPUExecutionProvider' else 'cpu'
     return Format(name or f'ONNX Runtime {precision}', clf, precision, _file_mb(clf.path), dev)
 
+def openvino_format(path, name: str | None = None, threads: int | None = None, precision: str = 'f32') -> Format:
+    "An OpenVINO IR (or `OpenVinoClassifier`) as a `Format`, run in `precision` ('f32', 'bf16', 'f16'); INT8 if NNCF quantized it."
+    from defect_nbs.openvino_ir import OpenVinoClassifier, OV_PRECISIONS
+    clf = path if isinstance(path, OpenVinoClassifier) else OpenVinoClassifier(path, threads, precision)
+    q = clf.meta.get('quantization')
+    label = 'INT8' if q else OV_PRECISIONS[clf.precision]
+    default = f"OpenVINO INT8 ({'accuracy control' if q['method'] == 'accuracy_control' else 'PTQ'})" if q else f'OpenVINO {label}'
+    return Format(name or default, clf, label, clf.size_mb, 'cpu', peak_key='ov_int8' if q else f'ov_{clf.precision}')
+
 # %% ../nbs/13_benchmark.ipynb #cb48a5e2
-def deploy_formats(model: DefectClassifier, workdir, calib_images, threads: int = 2, check_images=None, dynamic: bool = False,
-                   channels_last: bool = False, gpu: bool | None = None, **int8_kwargs) -> list[Format]:
-    "PyTorch FP32 and ONNX Runtime FP32 + static INT8 of `model` (plus optional variants), exported into `workdir`."
+def _openvino_formats(model, fp32_onnx, workdir, calib_images, threads, check_images, valid_images, ov_int8, max_disagreement, reduce_range):
+    "OpenVINO's formats of the exported model: FP32 (parity-checked), the CPU's lower precisions, NNCF INT8 (`ov_int8` methods)."
+    from defect_nbs.openvino_ir import to_openvino, openvino_capabilities, quantize_openvino
+    ir = to_openvino(fp32_onnx, workdir / 'model_openvino.xml')
+    formats = [openvino_format(ir, threads=threads, precision=p) for p in openvino_capabilities()['precisions']]
+    if check_images is not None: check_parity(model, formats[0].run, check_images)   # strict FP32: as the ONNX export
+    for method in ov_int8:
+        if method == 'accuracy_control' and not valid_images: continue
+        q = quantize_openvino(ir, calib_images, workdir / f'model_openvino_int8_{method}.xml', method=method, valid_images=valid_images,
+                              max_disagreement=max_disagreement, reduce_range=reduce_range)
+        formats.append(openvino_format(q, threads=threads))
+    return formats
+
+def deploy_formats(model: DefectClassifier, # the trained classifier
+                   workdir, # where the exported files go
+                   calib_images, # training image files INT8 is calibrated on
+                   threads: int = 2, # CPU threads of every runtime
+                   check_images=None, # PIL images the FP32 exports are parity-checked on (`check_parity`)
+                   dynamic: bool = False, # add PyTorch's dynamic quantization (Linear layers only)
+                   channels_last: bool = False, # add PyTorch eager in channels_last
+                   gpu: bool | None = None, # add CUDA and TensorRT formats (default: when a GPU is present)
+                   openvino: bool = True, # add OpenVINO's formats (FP32, the CPU's lower precisions, NNCF INT8)
+                   valid_images=None, # validation image files NNCF's accuracy control measures agreement on
+                   ov_int8=('ptq', 'accuracy_control'), # NNCF INT8 methods (accuracy control only with `valid_images`)
+                   max_disagreement: float = 0.01, # accuracy control: the share of validation decisions allowed to differ
+                   torch_compile: bool = False, # add PyTorch compiled by inductor (`torch.compile`)
+                   **int8_kwargs) -> list[Format]:
+    "PyTorch FP32, ONNX Runtime FP32 + static INT8 and OpenVINO's formats of `model` (plus optional variants), exported into `workdir`."
     workdir = Path(workdir); workdir.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).cpu().eval()
     ckpt = save_model(model, workdir / 'model.safetensors', **{k: v for k, v in getattr(model, 'meta', {}).items() if k != 'classes'})
     fp32 = to_onnx(model, workdir / 'model_fp32.onnx', images=check_images)
     int8 = quantize_int8(fp32, workdir / 'model_int8.onnx', calib_images, **int8_kwargs)
     formats = [pytorch_format(model, size_mb=_file_mb(ckpt))]
+    if torch_compile: formats.append(pytorch_format(model, 'PyTorch inductor FP32', compile=True, size_mb=_file_mb(ckpt)))
     if channels_last: formats.append(pytorch_format(model, 'PyTorch eager FP32 channels_last', channels_last=True, size_mb=_file_mb(ckpt)))
     if dynamic:
         formats.append(pytorch_format(quantize_torch_dynamic(model), 'PyTorch dynamic INT8 (Linear only)', size_mb=_file_mb(ckpt),
                                       precision='INT8 (Linear only)'))
     formats += [onnx_format(fp32, threads=threads), onnx_format(int8, threads=threads)]
+    if openvino:
+        formats += _openvino_formats(model, fp32, workdir, calib_images, threads, check_images, valid_images, ov_int8, max_disagreement,
+                                     int8_kwargs.get('reduce_range'))
     import onnxruntime as ort
     gpu = torch.cuda.is_available() if gpu is None else gpu
     if gpu:
@@ -169,10 +255,23 @@ def time_interleaved(formats: list[Format], x, n: int, warmup: int = 5, per_roun
                 times[fmt.name].append(time.perf_counter() - t0)
     return times
 
-def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: float = 0.5, temperature: float = 1.0, batch_sizes=(1, 8, 32),
-              n: int = 200, min_calls: int = 50, warmup: int = 10, per_round: int = 5, threads: int = 2, gflops_per_image: float | None = None,
-              peak: dict | None = None, quiet: bool = False, **context) -> pd.DataFrame:
-    "Latency/throughput sweep (formats interleaved, figures from the p50) and test accuracy of each format on the preprocessed images `X`; one row per format and batch size."
+def parity_flag(precision: str, decision_agreement: float, max_p_bad_diff: float, min_agreement: float = 0.99,
+                fp32_atol: float = 1e-4) -> str:
+    "Why a format cannot stand in for the reference ('' if it can): decisions that differ, or an FP32 format whose P(Bad) is not the reference's."
+    why = []
+    if decision_agreement < min_agreement: why.append(f'decisions agree on {decision_agreement:.1%} < {min_agreement:.0%}')
+    if precision == 'FP32' and max_p_bad_diff > fp32_atol: why.append(f'FP32 but max |dP(Bad)| {max_p_bad_diff:.1e} > {fp32_atol:.0e}')
+    return '; '.join(why)
+
+def benchmark(formats: list[Format], # the formats; the first is the reference (PyTorch eager FP32)
+              X: np.ndarray, # the preprocessed test images, one float32 batch
+              labels=None, # their labels ('good' / 'bad' or 0 / 1), for accuracy and recall
+              threshold: float = 0.5, temperature: float = 1.0, # the model's decision rule on P(Bad)
+              batch_sizes=(1, 8, 32), n: int = 200, min_calls: int = 50, warmup: int = 10, per_round: int = 5, threads: int = 2,
+              gflops_per_image: float | None = None, peak: dict | None = None, # for achieved GFLOP/s and % of peak
+              min_agreement: float = 0.99, fp32_atol: float = 1e-4, # what `parity_flag` holds each format to
+              quiet: bool = False, **context) -> pd.DataFrame:
+    "Latency/throughput sweep (formats interleaved, figures from the p50) and test accuracy of each format on the preprocessed images `X`; one row per format and batch size, each flagged by `parity_flag`."
     old = torch.get_num_threads(); torch.set_num_threads(threads)
     y = None if labels is None else label_to_int(labels)
     rows, quality, ref = [], {}, None
@@ -182,6 +281,7 @@ def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: floa
             if ref is None: ref = (p_bad, dec)
             q = dict(decision_agreement=float((dec == ref[1]).mean()), decisions_changed=int((dec != ref[1]).sum()),
                      max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
+            q['parity_flag'] = parity_flag(fmt.precision, q['decision_agreement'], q['max_p_bad_diff'], min_agreement, fp32_atol)
             if y is not None:
                 from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
                 q.update(accuracy=accuracy_score(y, dec), recall=recall_score(y, dec, zero_division=0),
@@ -197,7 +297,7 @@ def benchmark(formats: list[Format], X: np.ndarray, labels=None, threshold: floa
                 lo, hi = (v * 1000 for v in median_ci(times[fmt.name]))
                 base = base or lat['p50_ms']
                 fps = bs * 1000 / lat['p50_ms']
-                peak_key = 'ort_int8' if fmt.precision == 'INT8' else ('torch_fp32' if fmt.name.startswith('PyTorch') else 'ort_fp32')
+                peak_key = fmt.peak_key or ('ort_int8' if fmt.precision == 'INT8' else ('torch_fp32' if fmt.name.startswith('PyTorch') else 'ort_fp32'))
                 rows.append(dict(format=fmt.name, precision=fmt.precision, device=fmt.device, batch_size=bs, threads=threads, n_calls=calls,
                                  p50_ms=lat['p50_ms'], p50_lo_ms=lo, p50_hi_ms=hi, **{k: lat[k] for k in ('p95_ms', 'p99_ms', 'mean_ms', 'std_ms')},
                                  ms_per_image=lat['p50_ms'] / bs, fps=fps, speedup=base / lat['p50_ms'], size_mb=fmt.size_mb,
@@ -241,10 +341,14 @@ def recommend_format(table: pd.DataFrame, min_agreement: float = 0.99, batch_siz
     "The fastest format (lowest p50 at `batch_size`) whose test decisions agree with the reference (the table's first format, FP32) on at least `min_agreement` of the images; with the figures and the reason."
     t = table[table.batch_size == batch_size].reset_index(drop=True)
     if t.empty: raise ValueError(f'no rows at batch size {batch_size}; the table has {sorted(set(table.batch_size))}')
-    ok = t[t.decision_agreement >= min_agreement].sort_values('p50_ms')
+    flag = t['parity_flag'].fillna('').astype(str) if 'parity_flag' in t else pd.Series('', index=t.index)
+    flag = flag.where(t.index > 0, '')   # the reference stands in for itself
+    good = (t.decision_agreement >= min_agreement) & (flag == '')
+    ok = t[good].sort_values('p50_ms')
     best = ok.iloc[0]   # never empty: the reference agrees with itself
-    faster = t[(t.decision_agreement < min_agreement) & (t.p50_ms < best.p50_ms)]
-    rejected = [dict(format=r.format, p50_ms=float(r.p50_ms), decision_agreement=float(r.decision_agreement)) for r in faster.itertuples()]
+    faster = t[~good & (t.p50_ms < best.p50_ms)]
+    rejected = [dict(format=r.format, p50_ms=float(r.p50_ms), decision_agreement=float(r.decision_agreement), flag=flag[i])
+                for i, r in zip(faster.index, faster.itertuples())]
     runner_up = ok.iloc[1] if len(ok) > 1 else None
     clear = runner_up is None or best.get('p50_hi_ms', best.p50_ms) < runner_up.get('p50_lo_ms', runner_up.p50_ms)
     n = int(best.n_test)
@@ -255,17 +359,19 @@ def recommend_format(table: pd.DataFrame, min_agreement: float = 0.99, batch_siz
                 ('' if clear else ', within the timing noise (the 95 % intervals of the p50s overlap)'))
     if rejected:
         why += '. Faster but rejected: ' + '; '.join(f"{r['format']} ({r['p50_ms']:.2f} ms) changes {1 - r['decision_agreement']:.1%} of the decisions"
+                                                    + (f" ({r['flag']})" if r['flag'] and r['decision_agreement'] >= min_agreement else '')
                                                     for r in rejected)
     return dict(format=best.format, precision=best.precision, p50_ms=float(best.p50_ms), speedup=float(best.speedup),
                 decision_agreement=float(best.decision_agreement), n_test=n, batch_size=batch_size, min_agreement=min_agreement,
                 clear_lead=bool(clear), rejected=rejected, reason=why + '.')
 
 # %% ../nbs/13_benchmark.ipynb #9c878c46
-def benchmark_main(argv=None) -> pd.DataFrame:
-    "Export, quantize and benchmark a classifier on a dataset's test split; append the rows to a CSV and return them."
+def benchmark_parser() -> argparse.ArgumentParser:
+    "The options of `defect_nbs_benchmark`."
     ap = argparse.ArgumentParser(prog='defect_nbs_benchmark', description=benchmark_main.__doc__)
     ap.add_argument('--model', help='a checkpoint saved by `save_model`/`export_classifier` (.safetensors)')
-    ap.add_argument('--arch', help='instead of --model: an untrained classifier (ImageNet backbone where available offline): speed and INT8 agreement only')
+    ap.add_argument('--arch', help='instead of --model: an untrained classifier (ImageNet backbone where available offline): '
+                    'speed and INT8 agreement only')
     ap.add_argument('--size', type=int, default=None, help='input size for --arch')
     ap.add_argument('--data', help='dataset folder (default: magnetic tile if present, else the built-in one)')
     ap.add_argument('--dedupe', type=float, default=None, help='near-duplicate grouping used when the model was trained (e.g. 0.9)')
@@ -277,45 +383,67 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     ap.add_argument('--method', default='minmax', choices=list(CALIBRATION_METHODS))
     ap.add_argument('--keep-fp32', default='', choices=['', 'ends', 'stride2', 'stem'],
                     help="'ends': the first conv and the head in FP32; 'stride2': also every stride-2 layer ('stem': its old name)")
-    ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'], help="INT8 weight range; 'auto': int8_weight_bits() (7-bit on CPUs without VNNI, or $DEFECT_NBS_INT8_WEIGHTS)")
+    ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'],
+                    help="INT8 weight range; 'auto': int8_weight_bits() (7-bit on CPUs without VNNI, or $DEFECT_NBS_INT8_WEIGHTS)")
+    ap.add_argument('--openvino', default='auto', choices=['auto', 'none'], help="'auto': OpenVINO FP32, the CPU's lower precisions, NNCF INT8")
+    ap.add_argument('--ov-int8', nargs='+', default=['ptq', 'accuracy_control'], choices=['ptq', 'accuracy_control'],
+                    help='NNCF INT8 methods')
+    ap.add_argument('--max-disagreement', type=float, default=0.01, help='NNCF accuracy control: share of valid decisions allowed to differ')
+    ap.add_argument('--valid', type=int, default=1000, help='validation images NNCF accuracy control measures agreement on (at most)')
+    ap.add_argument('--compile', action='store_true', help='also PyTorch compiled by inductor (torch.compile; minutes of compilation)')
     ap.add_argument('--peak-n', type=int, default=2048, help='matrix size for the peak GFLOP/s measurement')
     ap.add_argument('--workdir', default=None)
     ap.add_argument('--out', default='deploy.csv')
     ap.add_argument('--tag', default='')
-    a = ap.parse_args(argv)
+    return ap
+
+def benchmark_model(a) -> tuple[DefectClassifier, bool, bool]:
+    "The classifier the options name: `(model, trained, imagenet_weights)`."
+    if a.model: return load_model(a.model), True, True
+    arch = a.arch or 'efficientnet_lite0'
+    pretrained = lite_weights(arch) is not None or network_available()   # offline, only EfficientNet-Lite has weights
+    return create_model(arch, pretrained=pretrained, size=a.size), False, pretrained
+
+def benchmark_formats(a, model: DefectClassifier, df: pd.DataFrame, test_rows: pd.DataFrame, work: Path) -> list[Format]:
+    "Every format the options ask for, exported into `work`: calibrated on train images, accuracy-controlled on valid ones."
+    valid = calibration_paths(df, a.valid, split='valid') if a.openvino != 'none' and 'accuracy_control' in a.ov_int8 else None
+    return deploy_formats(model, work, calibration_paths(df, a.calib), threads=a.threads, dynamic=True,
+                          check_images=[load_image(p, model.preprocess.mode) for p in test_rows.path[:16]],
+                          openvino=a.openvino != 'none', valid_images=valid, ov_int8=tuple(a.ov_int8), max_disagreement=a.max_disagreement,
+                          torch_compile=a.compile, method=a.method, keep_fp32=a.keep_fp32 or (),
+                          reduce_range=None if a.weights == 'auto' else a.weights == '7bit')
+
+BENCHMARK_COLUMNS = ['format', 'batch_size', 'n_calls', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'p95_ms', 'p99_ms', 'ms_per_image', 'fps',
+                     'speedup', 'size_mb', 'accuracy', 'recall', 'decision_agreement', 'max_p_bad_diff', 'achieved_gflops', 'pct_of_peak']
+
+def print_benchmark(table: pd.DataFrame, peak: dict, threads: int):
+    "The machine, the peaks, the table, the flagged formats and the recommended one, on the screen."
+    print(json.dumps(machine_info(threads)), '\npeak', json.dumps({k: round(v, 1) for k, v in peak.items()}))
+    print(table[BENCHMARK_COLUMNS].round(4).to_string(index=False))
+    flagged = table[(table.batch_size == table.batch_size.min()) & (table.parity_flag != '')]
+    for r in flagged.itertuples(): print(f'flagged: {r.format}: {r.parity_flag}')
+    print('recommended:', recommend_format(table)['reason'])
+
+def benchmark_main(argv=None) -> pd.DataFrame:
+    "Export, quantize and benchmark a classifier on a dataset's test split; append the rows to a CSV and return them."
+    a = benchmark_parser().parse_args(argv)
     if a.keep_fp32 == 'stem': a.keep_fp32 = 'stride2'   # the old name
     torch.set_num_threads(a.threads)
-    pretrained = True
-    if a.model: model, trained = load_model(a.model), True
-    else:
-        arch = a.arch or 'efficientnet_lite0'
-        pretrained = lite_weights(arch) is not None or network_available()   # offline, only EfficientNet-Lite has weights
-        model, trained = create_model(arch, pretrained=pretrained, size=a.size), False
+    model, trained, pretrained = benchmark_model(a)
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
     df = scan(root, quiet=True, dedupe=a.dedupe or False)
     test_rows = usable(df)[lambda d: d.split == 'test']
     X, pre_ms = preprocess_batch(test_rows.path, model.preprocess, quiet=False)
-    work = Path(a.workdir or tempfile.mkdtemp(prefix='defect_nbs_bench_'))
-    formats = deploy_formats(model, work, calibration_paths(df, a.calib), threads=a.threads, dynamic=True,
-                             check_images=[load_image(p, model.preprocess.mode) for p in test_rows.path[:16]],
-                             method=a.method, keep_fp32=a.keep_fp32 or (), reduce_range=None if a.weights == 'auto' else a.weights == '7bit')
-    peak = peak_gflops(a.threads, n=a.peak_n)
+    formats = benchmark_formats(a, model, df, test_rows, Path(a.workdir or tempfile.mkdtemp(prefix='defect_nbs_bench_')))
+    peak = peak_gflops(a.threads, n=a.peak_n, openvino=a.openvino != 'none')
     meta = getattr(model, 'meta', {})
     table = benchmark(formats, X, test_rows.label, threshold=meta.get('threshold', 0.5), temperature=meta.get('temperature', 1.0),
                       batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, min_calls=a.min_calls, threads=a.threads,
                       gflops_per_image=model_stats(model)['gflops'], peak=peak, preprocess_ms=pre_ms,
                       model=a.model or a.arch, arch=model.config['arch'], size=model.preprocess.size, trained=trained,
-                      imagenet_weights=trained or pretrained,
-                      data=root.name, split='test', dedupe=a.dedupe, calibration=f'{a.method}, {a.calib} train images',
-                      fp32_nodes=a.keep_fp32 or 'none', tag=a.tag, command='defect_nbs_benchmark ' + ' '.join(argv if argv is not None else os.sys.argv[1:]))
+                      imagenet_weights=pretrained, data=root.name, split='test', dedupe=a.dedupe,
+                      calibration=f'{a.method}, {a.calib} train images', fp32_nodes=a.keep_fp32 or 'none', tag=a.tag,
+                      command='defect_nbs_benchmark ' + ' '.join(argv if argv is not None else os.sys.argv[1:]))
     append_results(table, a.out)
-    cols = ['format', 'batch_size', 'n_calls', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'p95_ms', 'p99_ms', 'ms_per_image', 'fps', 'speedup', 'size_mb', 'accuracy', 'recall',
-            'decision_agreement', 'achieved_gflops', 'pct_of_peak']
-    print(json.dumps(machine_info(a.threads)), '\npeak', json.dumps({k: round(v, 1) for k, v in peak.items()}))
-    print(table[cols].round(3).to_string(index=False))
-    print('recommended:', recommend_format(table)['reason'])
+    print_benchmark(table, peak, a.threads)
     return table
-
-def benchmark_cli():
-    "Entry point of `defect_nbs_benchmark` (exit status 0; the rows go to the CSV and the screen)."
-    benchmark_main()

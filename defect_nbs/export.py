@@ -53,8 +53,8 @@ class ParityError(AssertionError):
 
 def check_parity(model: DefectClassifier, exported, images, atol: float = 1e-4, min_agreement: float = 1.0,
                  threshold: float | None = None, raise_error: bool = True) -> dict:
-    "Compare `exported` (an `OnnxClassifier` or `.onnx` path) with `model` on PIL `images`: max |Δ probability|, agreement of classes and of Bad decisions."
-    exported = exported if isinstance(exported, OnnxClassifier) else OnnxClassifier(exported)
+    "Compare `exported` (an `.onnx` path, or any classifier with `predict`: `OnnxClassifier`, `openvino_ir.OpenVinoClassifier`) with `model` on PIL `images`: max |Δ probability|, agreement of classes and of Bad decisions."
+    exported = exported if hasattr(exported, 'predict') else OnnxClassifier(exported)
     model = copy.deepcopy(model).cpu().eval()
     thr = threshold if threshold is not None else float(getattr(model, 'meta', {}).get('threshold', 0.5))
     p_ref, p_exp = model.predict(images), exported.predict(images)

@@ -15,7 +15,7 @@ from fastcore.basics import chunked
 from .core import *
 from .data import load_image
 from .models import *
-from .train import apply_temperature
+from .metrics import apply_temperature
 from .export import to_onnx
 from .int8 import int8_weight_bits, fp32_nodes
 
