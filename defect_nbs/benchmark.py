@@ -23,7 +23,7 @@ from .metrics import apply_temperature
 __all__ = ['EXTRA_ISA_FLAGS', 'BENCHMARK_COLUMNS', 'cpu_flags', 'machine_info', 'peak_gflops', 'Format', 'pytorch_format',
            'onnx_format', 'openvino_format', 'deploy_formats', 'preprocess_batch', 'median_ci', 'time_interleaved',
            'parity_flag', 'benchmark', 'append_results', 'plot_benchmark', 'recommend_format', 'benchmark_parser',
-           'benchmark_model', 'benchmark_formats', 'print_benchmark', 'benchmark_main']
+           'benchmark_model', 'benchmark_formats', 'print_benchmark', 'benchmark_main', 'benchmark_cli']
 
 # %% ../nbs/13_benchmark.ipynb #1e4cdef1
 EXTRA_ISA_FLAGS = ('avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16', 'amx_int8')   # what BF16 / FP16 inference needs
@@ -447,3 +447,7 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     append_results(table, a.out)
     print_benchmark(table, peak, a.threads)
     return table
+
+def benchmark_cli():
+    "Entry point of `defect_nbs_benchmark` (exit status 0; the rows go to the CSV and the screen)."
+    benchmark_main()
