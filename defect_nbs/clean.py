@@ -17,7 +17,7 @@ from .data import *
 __all__ = ['TEXT_FONTS', 'TEXT_CHARS', 'INKS', 'TEXT_ENGINES', 'INPAINT_METHODS', 'CLEAN_COLUMNS', 'overlay_text', 'text_engine',
            'find_ink', 'find_text', 'region_mask', 'detection_scores', 'detection_summary', 'default_dilate',
            'text_mask', 'lama_inpaint', 'inpaint', 'image_quality', 'truth_region', 'clean_image', 'default_clean_dir',
-           'clean_index', 'use_clean', 'plot_cleaning']
+           'clean_index', 'use_clean', 'add_decoys', 'plot_cleaning']
 
 # %% ../nbs/01a_clean.ipynb #3abbb398
 TEXT_FONTS = ('DejaVu Sans', 'DejaVu Sans Mono', 'DejaVu Serif')
@@ -397,6 +397,36 @@ def use_clean(df: pd.DataFrame) -> pd.DataFrame:
     out['original_path'] = out['path']
     has = out['clean_path'].fillna('') != ''
     out.loc[has, 'path'] = out.loc[has, 'clean_path']
+    out.attrs = dict(df.attrs)
+    return out
+
+# %% ../nbs/01a_clean.ipynb #e2f69624
+def add_decoys(df: pd.DataFrame, dest=None, splits=('train', 'valid'), seed: int = 42, dilate: int | None = None, method: str = 'telea',
+               quiet: bool = False) -> pd.DataFrame:
+    "A cleaned index whose `splits` rows with nothing found get the same kind of filled-in patch (`decoy_of` names its donor)."
+    if 'text_boxes' not in df: raise ValueError('the index has no text_boxes column: run clean_index first')
+    if method not in INPAINT_METHODS[:2]: raise ValueError(f"method must be 'telea' or 'ns', not {method!r}")
+    out = df.copy()
+    out['decoy_of'] = ''
+    ok = (out['clean_error'] == '') & out['split'].isin(list(splits)) & (out['problem'] == '')
+    donors = out[ok & (out['text_regions'] > 0)]
+    if not len(donors): raise ValueError(f'no row of {tuple(splits)} had writing removed: there is nothing to copy a patch from')
+    dest = Path(dest or default_clean_dir(df, decoys=True, seed=seed, dilate=dilate, method=method)).resolve()
+    root = df.attrs.get('root')
+    if root and dest.is_relative_to(Path(root).resolve()): raise ValueError(f'dest {dest} is inside the dataset folder {root}')
+    rng = np.random.default_rng(seed)
+    for i in progress(list(out.index[ok & (out['text_regions'] == 0)]), quiet, desc='decoy patches'):
+        donor = donors.loc[donors.index[int(rng.integers(len(donors)))]]
+        target = dest / _clean_name(out.at[i, 'path'], root)
+        try:
+            if not target.exists():
+                img = np.asarray(load_image(out.at[i, 'path'], 'L' if out.at[i, 'mode'] in _GREY_MODES else 'RGB'))
+                sx, sy = img.shape[1] / donor['width'], img.shape[0] / donor['height']
+                regions = [dict(r, polygon=(np.asarray(r['polygon']) * [sx, sy]).tolist()) for r in json.loads(donor['text_boxes'])]
+                _save_png(inpaint(img, text_mask(img.shape, regions, dilate), method), target)
+        except Exception as e:
+            out.at[i, 'clean_error'] = f'decoy: {type(e).__name__}: {e}'; continue
+        out.at[i, 'clean_path'], out.at[i, 'decoy_of'] = str(target), donor['path']
     out.attrs = dict(df.attrs)
     return out
 
