@@ -12,6 +12,7 @@ import torch
 from scipy.special import expit
 from .core import *
 from .data import scan, usable, load_image, load_mask, builtin_dataset, WEAK_MASK_SOURCES
+from .clean import clean_index, use_clean
 from .analysis import analysis_report
 from .models import load_model, model_stats, RESIZE_MODES
 from .metrics import apply_temperature
@@ -22,7 +23,7 @@ from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, 
 from .anomaly import PatchCore, choose_border, image_score, quantile_threshold, evaluate_anomaly
 from .pipeline import inspect_images, cam_localizer
 from .export import onnx_metadata
-from .int8 import calibration_paths
+from .int8 import calibration_paths, INT8_WEIGHTS_ENV
 from .benchmark import deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info, recommend_format
 
 # %% auto #0
@@ -254,6 +255,7 @@ def _anomaly_section(a: dict) -> list[str]:
 # %% ../nbs/14_cli.ipynb #ce37e400
 def _report_header(d: dict, m: dict) -> list[str]:
     "The report's opening: the data, its masks and splits, the positive class, the machine."
+    ct = d.get('clean_text')
     return [f"# Inspection report", "",
          f"Data: `{d['root']}` ({d['layout']} layout): {d['images']} files, {d['usable']} usable ({d['problems']} recorded in "
          f"`analysis/problems.csv`); near-duplicates {'grouped at ' + str(d['dedupe']) if d['dedupe'] else 'not grouped'}.",
@@ -262,7 +264,10 @@ def _report_header(d: dict, m: dict) -> list[str]:
          f"Splits (images, of which Bad): train {d['train']}, valid {d['valid']}, test {d['test']}. **Bad is the positive class.** "
          "Thresholds and calibration are chosen on valid; every figure is on the test split unless it says valid.",
          f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}, "
-         f"onnxruntime {m['onnxruntime']}.", ""]
+         f"onnxruntime {m['onnxruntime']}.", ""] + ([
+        f"Writing removed before training and inspection (`clean_index`, offline OCR and marker ink, inpainted): {ct['images']} images "
+        f"with {ct['regions']} regions; {ct['near_defect']} flagged near a defect mask (not inpainted there); {ct['errors']} not cleaned.", ""]
+        if ct else [])
 
 # %% ../nbs/14_cli.ipynb #469976b0
 def _classifier_section(c: dict) -> list[str]:
@@ -423,11 +428,12 @@ def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid
                 max_escape=max_escape, max_false_reject=max_false_reject)
 
 # %% ../nbs/14_cli.ipynb #f9426922
-def job_data(root: Path, out: Path, dedupe: float | None = None) -> tuple[pd.DataFrame, dict]:
-    ("The index of `root` (split, near-duplicates grouped at `dedupe`) and the report's description of it; the "
-     "analysis goes to `out/analysis`.")
+def job_data(root: Path, out: Path, dedupe: float | None = None, clean_text: bool = False) -> tuple[pd.DataFrame, dict]:
+    ("The index of `root` (split, near-duplicates grouped at `dedupe`; with `clean_text`, every split's paths on text-free "
+     "copies in `out/clean`) and the report's description of it; the analysis goes to `out/analysis`.")
     analysis_report(root, out / 'analysis', quiet=True)
     index = scan(root, dedupe=dedupe or False, quiet=True)
+    if clean_text: index = use_clean(clean_index(index, dest=out / 'clean', quiet=True))
     ok = usable(index)
     masked = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
     sources = masked['mask_source'].replace('', 'annotated') if 'mask_source' in masked else pd.Series('annotated', masked.index)
@@ -437,6 +443,8 @@ def job_data(root: Path, out: Path, dedupe: float | None = None) -> tuple[pd.Dat
                 dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'),
                 mask_sources={k: int(v) for k, v in mask_sources.items()},
                 weak_masks=int(mask_sources[mask_sources.index.isin(WEAK_MASK_SOURCES)].sum()))
+    if clean_text: data['clean_text'] = dict(images=int((index.text_regions > 0).sum()), regions=int(index.text_regions.sum()),
+                                             near_defect=int(index.text_near_defect.sum()), errors=int((index.clean_error != '').sum()))
     return index, data
 
 # %% ../nbs/14_cli.ipynb #0d3e4c8b
@@ -509,14 +517,14 @@ def job_deployment(model, ev, index: pd.DataFrame, test_rows: pd.DataFrame, out:
     "Export, time and compare every deployment format on the test split; the report's deployment figures."
     import matplotlib.pyplot as plt
     check = [load_image(p, model.preprocess.mode) for p in test_rows.path[:16]]
-    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stem')
+    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stride2')
     X, pre_ms = preprocess_batch(test_rows.path, model.preprocess)
     table = benchmark(formats, X, test_rows.label, threshold=ev.threshold, temperature=ev.temperature, batch_sizes=(1, 8),
                       threads=threads, gflops_per_image=model_stats(model)['gflops'], quiet=True, preprocess_ms=pre_ms, split='test')
     table.to_csv(out / 'benchmark.csv', index=False)
     plot_benchmark(table, title).savefig(out / 'benchmark.png', dpi=90); plt.close('all')
     quantization = json.loads(onnx_metadata(out / 'deploy' / 'model_int8.onnx').get('quantization', '{}'))   # what quantize_int8 did
-    return dict(int8=int8_description(quantization) + " (`keep_fp32='stem'`: the stem and the head in FP32)", quantization=quantization,
+    return dict(int8=int8_description(quantization) + " (`keep_fp32='stride2'`: every stride-2 layer and the head in FP32)", quantization=quantization,
                 parity_images=len(check), min_agreement=0.99, formats=table[table.batch_size == 1][DEPLOY_COLUMNS].to_dict('records'),
                 recommended=recommend_format(table, 0.99))
 
@@ -538,25 +546,24 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                    synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan'
                    synthetic_per_bad: float = 1.0, # how many per real train Bad image
                    anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
+                   clean_text: bool = False,       # remove text and marker ink from every image first (`clean.clean_index`)
                   ) -> dict:
     ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` "
      "go to `out`; returns the figures.")
     if bound not in BOUNDS: raise ValueError(f'bound must be one of {BOUNDS}, not {bound!r}')
     root, out = Path(root) if root else builtin_dataset(), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(threads)
+    out.mkdir(parents=True, exist_ok=True); torch.set_num_threads(threads)
     say = (lambda msg: None) if quiet else (lambda msg: print(f'== {msg}', flush=True))
     say('data: index and analysis')
-    index, data = job_data(root, out, dedupe)
+    index, data = job_data(root, out, dedupe, clean_text)
     head = head or ('segment' if data['mask_sources'] else 'linear')
     choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early,
                           train_minutes=train_minutes)
     say(f"classifier: {head} head, {choice['size']} px, {choice['resize']}, {choice['epochs']} epochs"); [say(f'  {w}') for w in choice['why']]
     model, ev, classifier = job_classifier(index, out, head, choice, target_recall, freeze_early, synthetic, synthetic_per_bad,
                                            quiet, title=f'{root.name}: test split, Bad positive')
-    if data['mask_sources']: say('localization against the masks')
     localization = job_localization(model, index, head) if data['mask_sources'] else None
-    say('operating point, chosen on valid, and inspection of the test split')
+    say('localization against the masks, operating point chosen on valid, inspection of the test split')
     rows = {s: usable(index)[lambda d: d.split == s].reset_index(drop=True) for s in ('valid', 'test')}
     point, valid, results = job_operating_point(model, ev, rows, localization, out, max_escape, max_false_reject, bound, quiet)
     if anomaly: say("good-only detector: fitted on the train split's good images, fused on valid")
@@ -590,8 +597,10 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
             synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan' (train split only)
             synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
-            anomaly: bool = False):        # also fit a good-only detector on the train split's good images and report it fused with the classifier
+            anomaly: bool = False,         # also fit a good-only detector on the train split's good images and report it fused with the classifier
+            clean_text: bool = False):     # remove text and marker ink (offline OCR + inpainting) from every image before training and inspection
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
     import matplotlib; matplotlib.use('Agg')   # a command line has no display
     inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet, freeze_early,
-                   resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, anomaly=anomaly)
+                   resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, anomaly=anomaly,
+                   clean_text=clean_text)

@@ -4,17 +4,17 @@
 
 # %% ../nbs/00_core.ipynb #05cd14f1
 from __future__ import annotations
-import os, platform, random, shutil, sys, time
+import os, platform, random, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
 # %% auto #0
-__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'INT8_WEIGHTS_ENV', 'label_to_int',
-           'p_bad', 'log_odds', 'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything',
-           'default_device', 'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates', 'int8_weight_bits',
-           'binomial_ci', 'binomial_upper', 'find_magnetic_tile', 'command_line']
+__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'label_to_int', 'p_bad', 'log_odds',
+           'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device', 'cache_dir',
+           'offline_env', 'cpu_info', 'int8_saturates', 'binomial_ci', 'binomial_upper', 'find_magnetic_tile',
+           'command_line']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -116,20 +116,15 @@ def cache_dir(*parts, create=True) -> Path:
 
 # %% ../nbs/00_core.ipynb #ad58a81a
 def offline_env(home=None) -> Path:
-    "Point matplotlib, ultralytics and hub caches at `home` (default `cache_dir('env')`) and keep them offline."
+    "Point matplotlib, torch and hub caches at `home` (default `cache_dir('env')`) and keep them offline."
     home = Path(home) if home else cache_dir('env')
-    (home / 'Ultralytics').mkdir(parents=True, exist_ok=True)
-    env = dict(MPLCONFIGDIR=home / 'matplotlib', YOLO_CONFIG_DIR=home, YOLO_OFFLINE='1', YOLO_AUTOINSTALL='False',
-               HF_HUB_OFFLINE='1', TORCH_HOME=home / 'torch', ORT_DISABLE_TELEMETRY='1')
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(MPLCONFIGDIR=home / 'matplotlib', HF_HUB_OFFLINE='1', TORCH_HOME=home / 'torch', ORT_DISABLE_TELEMETRY='1')
     for k, v in env.items(): os.environ[k] = str(v)
-    font = home / 'Ultralytics' / 'Arial.ttf'   # ultralytics downloads this font if it is missing
-    if not font.exists():
-        import matplotlib
-        shutil.copy(Path(matplotlib.get_data_path()) / 'fonts' / 'ttf' / 'DejaVuSans.ttf', font)
     return home
 
 # %% ../nbs/00_core.ipynb #c5f6d919
-ISA_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8')
+ISA_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16')
 VNNI_FLAGS = ('avx512_vnni', 'avx_vnni', 'amx_int8')
 
 def cpu_info() -> dict:
@@ -149,16 +144,6 @@ def int8_saturates(isa: str | None = None) -> bool:
      "can saturate.")
     flags = set((cpu_info()['isa'] if isa is None else isa).split())
     return bool(flags & {'avx2', 'avx512f'}) and not flags & set(VNNI_FLAGS)
-
-INT8_WEIGHTS_ENV = 'DEFECT_NBS_INT8_WEIGHTS'   # '7', '8' or 'auto'
-
-def int8_weight_bits(isa: str | None = None) -> int:
-    ("The INT8 weight width quantization uses by default: `$DEFECT_NBS_INT8_WEIGHTS` (7 or 8) if set, else 7 where "
-     "`int8_saturates(isa)`, else 8.")
-    v = os.environ.get(INT8_WEIGHTS_ENV, '').strip().lower().removesuffix('bit').removesuffix('-')
-    if v in ('', 'auto'): return 7 if int8_saturates(isa) else 8
-    if v not in ('7', '8'): raise ValueError(f"${INT8_WEIGHTS_ENV} must be 7, 8 or auto, not {os.environ[INT8_WEIGHTS_ENV]!r}")
-    return int(v)
 
 # %% ../nbs/00_core.ipynb #6a95cddb
 def binomial_ci(k: int, n: int, level: float = 0.95, alternative: str = 'two-sided') -> tuple[float, float]:
