@@ -17,6 +17,9 @@ Choose a variant on **valid**; test is reported beside it. Appends to benchmarks
 With --qat N, each variant is also made from a copy of the model fine-tuned for N epochs under simulated INT8
 (qat.quantization_aware_finetune, on the train split); its decisions are still compared with the original FP32 model.
 
+With --openvino, each QAT setting also gets OpenVINO INT8 rows from NNCF (openvino_ir.quantize_openvino: post-training, and
+accuracy-controlled on the valid split with --max-disagreement), scored the same way.
+
 With --layers, the per-tensor SQNR against FP32 (int8.int8_layer_errors, 16 valid images) of the variant that agrees
 best on valid goes to results/int8_layers.csv, and of the variant with nothing kept in FP32 beside it, if swept.
 """
@@ -29,7 +32,7 @@ from defect_nbs.models import load_model
 from defect_nbs.export import to_onnx, OnnxClassifier
 from defect_nbs.int8 import quantize_int8, calibration_paths, int8_layer_errors
 from defect_nbs.qat import quantization_aware_finetune, decision_stability
-from defect_nbs.train import apply_temperature
+from defect_nbs.metrics import apply_temperature
 from defect_nbs.benchmark import preprocess_batch, machine_info, append_results
 
 
@@ -54,6 +57,8 @@ def main():
     ap.add_argument('--qat', nargs='+', type=int, default=[0], help='epochs of quantization-aware fine-tuning before quantizing (0 = none)')
     ap.add_argument('--qat-lr', type=float, default=2e-5); ap.add_argument('--qat-focus', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--openvino', action='store_true', help='also OpenVINO INT8 (NNCF PTQ and accuracy control) for each --qat setting')
+    ap.add_argument('--max-disagreement', type=float, default=0.01, help='NNCF accuracy control: share of valid decisions allowed to differ')
     ap.add_argument('--layers', action='store_true', help='also write the per-tensor SQNR of the best variant (results/int8_layers.csv)')
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'int8.csv'))
     a = ap.parse_args()
@@ -94,9 +99,28 @@ def main():
                  quantize_seconds=round(time.perf_counter() - t0 - qat_seconds, 1), path=str(q.path))
         for s, (X, y, _, ref) in data.items(): r.update({f'{s}_{k}': v for k, v in scores(q, X, y, thr, temp, ref)[0].items()})
         print(r, flush=True); rows.append(r)
+    if a.openvino:
+        from defect_nbs.openvino_ir import quantize_openvino, OpenVinoClassifier
+        valid_paths = [Path(p) for p in df[df.split == 'valid'].path]
+        for qat in a.qat:
+            src, calib = work / 'fp32.onnx', calibration_paths(df, max(a.calib))
+            if qat:
+                tuned, _ = quantization_aware_finetune(model, train, calib, keep_fp32=(), epochs=qat, lr=a.qat_lr, focus=a.qat_focus,
+                                                       reduce_range=a.weights == ['7bit'])
+                src = to_onnx(tuned, work / f'ov_qat{qat}_fp32.onnx')
+            for method in ('ptq', 'accuracy_control'):
+                t0 = time.perf_counter()
+                q = OpenVinoClassifier(quantize_openvino(src, calib, work / f'ov_{method}_qat{qat}.xml', method=method, valid_images=valid_paths,
+                                                         max_disagreement=a.max_disagreement), threads=a.threads)
+                qat_desc = f', after {qat} epochs of QAT (lr {a.qat_lr:g}, focus {a.qat_focus:g})' if qat else ''
+                r = dict(variant=f'OpenVINO INT8 (NNCF {method}), {len(calib)} images{qat_desc}', method=f'nncf_{method}', n_calibration=len(calib),
+                         fp32_kept='nncf' if method == 'accuracy_control' else 'none', weights=q.meta['quantization']['weights'].split()[0],
+                         qat_epochs=qat, quantize_seconds=round(time.perf_counter() - t0, 1), path=str(q.path))
+                for s_, (X, y, _, ref) in data.items(): r.update({f'{s_}_{k}': v for k, v in scores(q, X, y, thr, temp, ref)[0].items()})
+                print(r, flush=True); rows.append(r)
     command = 'python benchmarks/int8.py ' + shlex.join(os.sys.argv[1:])
     if a.layers:
-        variants = [r for r in rows[1:]]
+        variants = [r for r in rows[1:] if not r['method'].startswith('nncf')]
         pick = [max(variants, key=lambda r: r['valid_agreement'])] + [r for r in variants if r['fp32_kept'] == 'none'][:1]
         probe = calibration_paths(df, 16, split='valid')
         layers = pd.concat([int8_layer_errors(work / 'fp32.onnx', r['path'], probe).assign(variant=r['variant'], valid_agreement=r['valid_agreement'])
