@@ -18,6 +18,7 @@ from PIL import Image
 import fastai.callback.data   # adds DataBlock.weighted_dataloaders
 from .core import *
 from .data import *
+from .clean import clean_index, use_clean
 from .balance import *
 from .synth import add_synthetic, SYNTHETIC_METHODS
 from .models import *
@@ -27,8 +28,9 @@ from .ranges import *
 # %% auto #0
 __all__ = ['UNKNOWN_MASK', 'RECIPES', 'mask_target', 'ResizeLike', 'target_values', 'class_names', 'make_dls', 'KeepBest',
            'TrainConfig', 'make_loss', 'map_loss', 'MaskSupervision', 'early_parameters', 'FreezeEarly', 'epoch_logger',
-           'show_progress', 'with_synthetic', 'training_callbacks', 'fit_schedule', 'train_classifier', 'predict',
-           'Evaluation', 'evaluate', 'plot_evaluation', 'training_ranges', 'export_classifier']
+           'show_progress', 'with_clean_text', 'with_synthetic', 'training_callbacks', 'fit_schedule',
+           'train_classifier', 'predict', 'Evaluation', 'evaluate', 'plot_evaluation', 'training_ranges',
+           'export_classifier']
 
 # %% ../nbs/05_train.ipynb #8b8be69e
 UNKNOWN_MASK = 255   # mask value of a Bad image that has no mask: its pixels are not supervised
@@ -134,6 +136,7 @@ class TrainConfig:
     synthetic_per_bad: float = 1.0   # how many per real train Bad image
     gan_epochs: int = 20          # 'dcgan': epochs of the DCGAN trained on the train split's defect crops (64 px; resumed from the cache)
     gan_checkpoint: str = ''      # 'dcgan': a `gan.train_dcgan` checkpoint to use instead of training one (refused if it saw non-train images)
+    clean_text: bool = False      # train and choose on copies with text and marker ink removed (`clean.clean_index`)
     seed: int = 42
 
 RECIPES = {
@@ -225,6 +228,13 @@ def _loss_weights(plan, classes, target):
     n = np.array([counts.get(c, 0) for c in classes], dtype=float)
     return n.sum() / (len(classes) * np.maximum(n, 1))
 
+# %% ../nbs/05_train.ipynb #32f4f69f
+def with_clean_text(df: pd.DataFrame, cfg: TrainConfig, balance_dir=None, quiet: bool = True) -> pd.DataFrame:
+    "The index with train and valid paths pointing at text-free copies when `cfg.clean_text`; `df` itself otherwise."
+    if not cfg.clean_text: return df
+    dest = None if balance_dir is None else Path(balance_dir) / 'clean'
+    return use_clean(clean_index(df, dest=dest, splits=('train', 'valid'), quiet=quiet))
+
 # %% ../nbs/05_train.ipynb #8fe6bb05
 def with_synthetic(df: pd.DataFrame, cfg: TrainConfig, balance_dir=None, quiet: bool = True) -> pd.DataFrame:
     "The index plus the synthetic Bad images `cfg.synthetic` asks for (train split only); `df` itself for 'none'."
@@ -268,7 +278,7 @@ def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bo
     "Fit a `DefectClassifier` on the index's train split (valid for early stopping); returns the fastai `Learner`."
     cfg = replace(cfg or TrainConfig(), **overrides)
     seed_everything(cfg.seed)
-    df = with_synthetic(df, cfg, balance_dir, quiet)
+    df = with_synthetic(with_clean_text(df, cfg, balance_dir, quiet), cfg, balance_dir, quiet)
     plan = balance_plan(df, cfg.balance, dest=balance_dir, seed=cfg.seed)
     classes = class_names(df, cfg.target)
     model = create_model(cfg.arch, cfg.pretrained, classes=classes, head=cfg.head, size=cfg.size, resize=cfg.resize)
