@@ -511,21 +511,23 @@ def job_operating_point(model, ev, rows: dict, localization: dict | None, out: P
 
 # %% ../nbs/14_cli.ipynb #14884223
 DEPLOY_COLUMNS = ['format', 'precision', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'n_calls', 'speedup', 'size_mb', 'accuracy',
-                  'decision_agreement', 'n_test']
+                  'decision_agreement', 'n_test', 'max_p_bad_diff', 'parity_flag']
 
 def job_deployment(model, ev, index: pd.DataFrame, test_rows: pd.DataFrame, out: Path, threads: int = 2, title: str = '') -> dict:
     "Export, time and compare every deployment format on the test split; the report's deployment figures."
     import matplotlib.pyplot as plt
     check = [load_image(p, model.preprocess.mode) for p in test_rows.path[:16]]
-    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stride2')
+    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stride2',
+                             valid_images=calibration_paths(index, 1000, split='valid'))   # valid: NNCF's accuracy control
     X, pre_ms = preprocess_batch(test_rows.path, model.preprocess)
     table = benchmark(formats, X, test_rows.label, threshold=ev.threshold, temperature=ev.temperature, batch_sizes=(1, 8),
                       threads=threads, gflops_per_image=model_stats(model)['gflops'], quiet=True, preprocess_ms=pre_ms, split='test')
     table.to_csv(out / 'benchmark.csv', index=False)
     plot_benchmark(table, title).savefig(out / 'benchmark.png', dpi=90); plt.close('all')
     quantization = json.loads(onnx_metadata(out / 'deploy' / 'model_int8.onnx').get('quantization', '{}'))   # what quantize_int8 did
+    cols = [c for c in DEPLOY_COLUMNS if c in table]
     return dict(int8=int8_description(quantization) + " (`keep_fp32='stride2'`: every stride-2 layer and the head in FP32)", quantization=quantization,
-                parity_images=len(check), min_agreement=0.99, formats=table[table.batch_size == 1][DEPLOY_COLUMNS].to_dict('records'),
+                parity_images=len(check), min_agreement=0.99, formats=table[table.batch_size == 1][cols].to_dict('records'),
                 recommended=recommend_format(table, 0.99))
 
 # %% ../nbs/14_cli.ipynb #1f2375a0
