@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
@@ -16,11 +17,12 @@ from fastcore.basics import chunked
 from .core import *
 from .data import load_image, load_mask, mask_to_boxes, usable
 from .models import *
+from .preprocess import to_image, heat_boxes
 
 # %% auto #0
-__all__ = ['GRADCAM_METHODS', 'class_activation_maps', 'to_image', 'heatmaps', 'heat_boxes', 'gradcam_layer', 'gradcam_maps',
+__all__ = ['GRADCAM_METHODS', 'class_activation_maps', 'ProbabilitiesAndMap', 'heatmaps', 'gradcam_layer', 'gradcam_maps',
            'box_hit', 'localization_metrics', 'choose_threshold', 'split_maps', 'evaluate_localization',
-           'plot_heatmaps']
+           'plot_heatmaps', 'to_image', 'heat_boxes']
 
 # %% ../nbs/07_cam.ipynb #58d60c2d
 def _target_indices(model: DefectClassifier, target: str | int = 'bad') -> list[int]:
@@ -45,15 +47,19 @@ def _with_size(pre: Preprocess, size: int | None) -> Preprocess:
     return pre
 
 # %% ../nbs/07_cam.ipynb #6052ea92
-def _cam_batch(model: DefectClassifier, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, target) -> torch.Tensor:
-    "Bad-vs-good logit maps of the preprocessed batch `x`: the most likely defect class at each place."
+def _cam_logits(model: DefectClassifier, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor):
+    "Per-class Bad-vs-good logit maps `(n, k, h, w)` of the preprocessed batch `x`, and the model's logits."
     feats = model.backbone.forward_features(x)
     if feats.ndim != 4:
         raise ValueError('class activation maps need a CNN feature map; use `gradcam_maps` for transformers')
     logits = model.head(model.backbone.forward_head(feats))
     if isinstance(model.head, CosineHead):
         feats = feats / feats.mean((2, 3), keepdim=True).norm(dim=1, keepdim=True).clamp_min(1e-12)
-    maps = torch.einsum('kc,nchw->nkhw', w, feats) + b[None, :, None, None]
+    return torch.einsum('kc,nchw->nkhw', w, feats) + b[None, :, None, None], logits
+
+def _cam_batch(model: DefectClassifier, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, target) -> torch.Tensor:
+    "Bad-vs-good logit maps of the preprocessed batch `x`: the most likely defect class at each place."
+    maps, logits = _cam_logits(model, x, w, b)
     gap = logits[:, _target_indices(model, target)] - logits[:, :1]
     if not torch.allclose(maps.mean((2, 3)), gap, atol=1e-3, rtol=1e-3):   # pooling is not the last step
         raise ValueError(f'{model.config["arch"]} is not a pooled-features + linear-head network, so CAM is not exact; '
@@ -75,24 +81,26 @@ def class_activation_maps(model: DefectClassifier, images, target: str | int = '
     maps = [_cam_batch(model, pre(batch).to(dev), w, b, target) for batch in chunked(images, batch_size)]
     return torch.cat(maps).numpy()
 
+# %% ../nbs/07_cam.ipynb #6bcd8f86
+class ProbabilitiesAndMap(nn.Module):
+    "A classifier's class probabilities and its Bad-vs-good map grid `(n, h, w)` from one forward pass, for export."
+    def __init__(self, model: DefectClassifier, target: str | int = 'bad'):
+        super().__init__()
+        self.model, self.target, self.learned = model, target, isinstance(model.head, DefectMapHead)
+        if not self.learned:   # the CAM's evidence weights, fixed at export
+            w, b = _evidence_weights(model, target)
+            self.register_buffer('w', w.clone()); self.register_buffer('b', b.clone())
+
+    def forward(self, x):
+        m = self.model
+        if self.learned:
+            feats = m.backbone(x)
+            return F.softmax(m.head(feats), 1), m.head.defect_map(feats)[:, 0]
+        maps, logits = _cam_logits(m, x, self.w, self.b)
+        return F.softmax(logits, 1), maps.max(1).values
+
 # %% ../nbs/07_cam.ipynb #7829807e
-def to_image(heat: np.ndarray, pre: Preprocess, image_size: tuple[int, int]) -> np.ndarray:
-    "Upsample a model-grid map to the original image's `(width, height)`, undoing `pre`'s resize mode."
-    W, H = image_size
-    t = torch.as_tensor(heat, dtype=torch.float32)[None, None]
-    if pre.resize == 'squish': return F.interpolate(t, (H, W), mode='bilinear', align_corners=False)[0, 0].numpy()
-    s = pre.size
-    if pre.resize == 'pad':   # content box inside the padded square
-        r = min(s / W, s / H); w, h = round(W * r), round(H * r); x0, y0 = (s - w) // 2, (s - h) // 2
-        full = F.interpolate(t, (s, s), mode='bilinear', align_corners=False)[:, :, y0:y0 + h, x0:x0 + w]
-        return F.interpolate(full, (H, W), mode='bilinear', align_corners=False)[0, 0].numpy()
-    r = max(s / W, s / H)          # crop: the map covers the central window only
-    out = np.full((H, W), float(heat.min()), np.float32)
-    cw, ch = round(s / r), round(s / r)
-    x0, y0 = (W - cw) // 2, (H - ch) // 2
-    win = F.interpolate(t, (ch, cw), mode='bilinear', align_corners=False)[0, 0].numpy()
-    out[max(y0, 0):y0 + ch, max(x0, 0):x0 + cw] = win[max(-y0, 0):H - y0, max(-x0, 0):W - x0]
-    return out
+_all_ = ['to_image', 'heat_boxes']   # defined in preprocess (no torch), used here and re-exported
 
 # %% ../nbs/07_cam.ipynb #497f36da
 def heatmaps(model: DefectClassifier, images, method: str = 'cam', size: int | None = None,
@@ -104,17 +112,6 @@ def heatmaps(model: DefectClassifier, images, method: str = 'cam', size: int | N
             else gradcam_maps(model, images, method, size=size, **kwargs))
     pre = _with_size(model.preprocess, size)
     return [to_image(g, pre, im.size) for g, im in zip(grid, images)]
-
-# %% ../nbs/07_cam.ipynb #416472be
-def heat_boxes(heat: np.ndarray, threshold: float, min_area: int = 16) -> list[tuple]:
-    "`(x0, y0, x1, y1, peak)` for each connected region of `heat >= threshold` with at least `min_area` pixels."
-    hot = heat >= threshold
-    if not hot.any(): return []
-    labels, n = ndimage.label(hot, structure=np.ones((3, 3)))
-    peaks = ndimage.maximum(heat, labels, np.arange(1, n + 1))
-    areas = ndimage.sum_labels(hot, labels, np.arange(1, n + 1))
-    return [(sl[1].start, sl[0].start, sl[1].stop, sl[0].stop, float(pk))
-            for sl, pk, a in zip(ndimage.find_objects(labels), peaks, areas) if a >= min_area]
 
 # %% ../nbs/07_cam.ipynb #289f8c33
 GRADCAM_METHODS = ('gradcam', 'gradcam++', 'xgradcam', 'eigencam', 'layercam', 'hirescam')

@@ -11,10 +11,10 @@ import pandas as pd
 from scipy.special import expit, logit
 
 # %% auto #0
-__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'label_to_int', 'p_bad', 'log_odds',
-           'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device', 'cache_dir',
-           'offline_env', 'cpu_info', 'int8_saturates', 'binomial_ci', 'binomial_upper', 'find_magnetic_tile',
-           'command_line']
+__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'USER_ERRORS', 'label_to_int', 'p_bad',
+           'log_odds', 'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device',
+           'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates', 'binomial_ci', 'binomial_upper',
+           'find_magnetic_tile', 'command_line', 'command_errors']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
@@ -182,3 +182,16 @@ def command_line(argv: list[str] | None = None, python: str = 'python') -> str:
         try: script = script.relative_to(Path.cwd())
         except ValueError: pass
     return ' '.join([python, shlex.quote(str(script))] + ([shlex.join(argv[1:])] if len(argv) > 1 else []))
+
+# %% ../nbs/00_core.ipynb #cd535197
+from contextlib import contextmanager
+
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError)
+
+@contextmanager
+def command_errors(prog: str, errors: tuple = USER_ERRORS):
+    "Turn `errors` raised inside into `SystemExit('prog: reason')`: a one-line message on stderr and exit status 1."
+    try: yield
+    except errors as e:
+        reason = e.args[0] if isinstance(e, KeyError) and e.args else e
+        raise SystemExit(f'{prog}: {reason}') from None

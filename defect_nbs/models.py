@@ -13,12 +13,13 @@ import torch, timm
 from torch import nn
 import torch.nn.functional as F
 from .core import *
+from .preprocess import *
 
 # %% auto #0
-__all__ = ['ZOO', 'DEFAULT_ARCH', 'RESIZE_MODES', 'ModelSpec', 'model_spec', 'Preprocess', 'CosineHead', 'MarginLoss',
-           'DefectMapHead', 'DefectClassifier', 'lite_weights', 'read_weights', 'network_available',
-           'load_backbone_weights', 'create_model', 'imagenet_top5', 'model_stats', 'save_model', 'load_model',
-           'latency_stats', 'measure_latency', 'model_latency']
+__all__ = ['ZOO', 'DEFAULT_ARCH', 'ModelSpec', 'model_spec', 'CosineHead', 'MarginLoss', 'DefectMapHead', 'DefectClassifier',
+           'lite_weights', 'read_weights', 'network_available', 'load_backbone_weights', 'create_model',
+           'imagenet_top5', 'model_stats', 'save_model', 'load_model', 'latency_stats', 'measure_latency',
+           'model_latency', 'RESIZE_MODES', 'Preprocess']
 
 # %% ../nbs/04_models.ipynb #11e3a46f
 @dataclass(frozen=True)
@@ -55,40 +56,7 @@ def model_spec(name: str) -> ModelSpec:
     return ModelSpec(name, size, family)
 
 # %% ../nbs/04_models.ipynb #bbfbee3c
-RESIZE_MODES = ('squish', 'pad', 'crop')
-
-@dataclass
-class Preprocess:
-    "How a raw image becomes a model input."
-    size: int = 224
-    mean: tuple = (0.485, 0.456, 0.406)
-    std: tuple = (0.229, 0.224, 0.225)
-    resize: str = 'squish'
-    mode: str = 'RGB'
-    def __post_init__(self):
-        if self.resize not in RESIZE_MODES: raise ValueError(f'resize must be one of {RESIZE_MODES}, not {self.resize!r}')
-        self.mean, self.std = tuple(map(float, self.mean)), tuple(map(float, self.std))
-    def to_json(self) -> str: return json.dumps(asdict(self))
-    @classmethod
-    def from_json(cls, s: str) -> 'Preprocess': return cls(**json.loads(s))
-
-    def resize_image(self, img, resample=None):
-        ("Resize a PIL image to `size` x `size` the way this preprocessing says (bilinear; pass `Image.NEAREST` for "
-         "masks).")
-        from PIL import ImageOps, Image
-        s, resample = (self.size, self.size), Image.BILINEAR if resample is None else resample
-        if self.resize == 'squish': return img.resize(s, resample)
-        if self.resize == 'crop': return ImageOps.fit(img, s, resample)
-        return ImageOps.pad(img, s, resample, color=0)
-
-    def __call__(self, images) -> torch.Tensor:
-        "A normalized float batch `(n, c, size, size)` from PIL images (already in `mode`)."
-        arrs = [np.asarray(self.resize_image(im.convert(self.mode)), dtype=np.float32) / 255 for im in images]
-        x = torch.from_numpy(np.stack(arrs))
-        x = x[..., None] if x.ndim == 3 else x
-        x = x.permute(0, 3, 1, 2)
-        mean, std = torch.tensor(self.mean)[:, None, None], torch.tensor(self.std)[:, None, None]
-        return (x - mean) / std
+_all_ = ['RESIZE_MODES', 'Preprocess']
 
 # %% ../nbs/04_models.ipynb #a542c820
 class CosineHead(nn.Module):
