@@ -12,11 +12,12 @@ from torch import nn
 from fastcore.basics import chunked
 from .core import *
 from .models import *
+from .cam import ProbabilitiesAndMap, class_activation_maps
 
 # %% auto #0
-__all__ = ['PROVIDERS', 'model_metadata', 'set_onnx_metadata', 'onnx_metadata', 'ParityError', 'check_parity', 'fold_constants',
-           'to_onnx', 'resolve_providers', 'OnnxClassifier', 'patchcore_metadata', 'check_patchcore_parity',
-           'patchcore_to_onnx', 'OnnxPatchCore']
+__all__ = ['model_metadata', 'set_onnx_metadata', 'onnx_metadata', 'ParityError', 'check_parity', 'check_map_parity',
+           'fold_constants', 'to_onnx', 'patchcore_metadata', 'check_patchcore_parity', 'patchcore_to_onnx',
+           'OnnxPatchCore', 'PROVIDERS', 'resolve_providers', 'OnnxClassifier']
 
 # %% ../nbs/12_export.ipynb #12478816
 import onnx
@@ -66,6 +67,13 @@ def check_parity(model: DefectClassifier, exported, images, atol: float = 1e-4, 
         raise ParityError(f'exported model differs from PyTorch: {report}')
     return report
 
+def check_map_parity(model: DefectClassifier, exported, images, atol: float = 1e-3, raise_error: bool = True) -> dict:
+    "Compare the `map` output of `exported` (a path or `OnnxClassifier`) with `cam.class_activation_maps` of `model` (logit units)."
+    exported = exported if hasattr(exported, 'map_grids') else OnnxClassifier(exported)
+    diff = float(np.abs(class_activation_maps(copy.deepcopy(model).cpu().eval(), images) - exported.map_grids(images)).max())
+    if raise_error and diff > atol: raise ParityError(f'the exported map differs from PyTorch by up to {diff:.3g} (> {atol})')
+    return dict(max_map_diff=diff)
+
 # %% ../nbs/12_export.ipynb #286a6c1a
 def fold_constants(path):
     "Fold shape arithmetic and constants of the ONNX file at `path` in place (onnxslim), keeping its metadata."
@@ -81,70 +89,35 @@ def fold_constants(path):
     return path
 
 # %% ../nbs/12_export.ipynb #ff4cad60
-def _export_graph(module: nn.Module, pre: Preprocess, path, output: str, meta: dict, opset: int = 17) -> Path:
-    "`module` (preprocessed images in, `output` out, dynamic batch) to `path` (.onnx), constants folded, `meta` in its metadata, checked by onnx."
+def _export_graph(module: nn.Module, pre: Preprocess, path, output: str | list, meta: dict, opset: int = 17) -> Path:
+    "`module` (preprocessed images in, `output` name(s) out, dynamic batch) to `path` (.onnx), constants folded, `meta` in its metadata, checked by onnx."
+    outputs = [output] if isinstance(output, str) else list(output)
     path = Path(path).with_suffix('.onnx')
     path.parent.mkdir(parents=True, exist_ok=True)
     x = torch.zeros(2, 1 if pre.mode == 'L' else 3, pre.size, pre.size)
     with torch.no_grad(), warnings.catch_warnings():   # no_grad, not inference_mode: the exporter needs normal tensors
         warnings.simplefilter('ignore')
-        torch.onnx.export(module, x, str(path), input_names=['image'], output_names=[output],
-                          dynamic_axes={'image': {0: 'batch'}, output: {0: 'batch'}}, opset_version=opset, dynamo=False)
+        torch.onnx.export(module, x, str(path), input_names=['image'], output_names=outputs,
+                          dynamic_axes={n: {0: 'batch'} for n in ['image', *outputs]}, opset_version=opset, dynamo=False)
     fold_constants(path)
     set_onnx_metadata(path, meta)
     onnx.checker.check_model(str(path))
     return path
 
-def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: float = 1e-4) -> Path:
-    "Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata); checked on `images` if given."
+def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: float = 1e-4, with_map: bool = False) -> Path:
+    ("Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata; `with_map`: its "
+     "map grid as a second output `map`); checked on `images` if given.")
     src = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
-    path = _export_graph(_WithSoftmax(src), src.preprocess, path, 'probabilities', model_metadata(src), opset)
-    if images is not None: check_parity(src, path, images, atol=atol)
+    module, outputs = (ProbabilitiesAndMap(src), ['probabilities', 'map']) if with_map else (_WithSoftmax(src), 'probabilities')
+    path = _export_graph(module, src.preprocess, path, outputs, model_metadata(src), opset)
+    if images is not None:
+        check_parity(src, path, images, atol=atol)
+        if with_map: check_map_parity(src, path, images)
     return path
 
 # %% ../nbs/12_export.ipynb #bed2b727
-PROVIDERS = dict(cpu=['CPUExecutionProvider'], cuda=['CUDAExecutionProvider', 'CPUExecutionProvider'],
-                 tensorrt=['TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider'])
-
-def resolve_providers(providers='cpu') -> list:
-    "ONNX Runtime providers for a short name ('cpu', 'cuda', 'tensorrt') or a list; error if the first one is not installed."
-    wanted = PROVIDERS[providers] if isinstance(providers, str) else list(providers)
-    first = wanted[0][0] if isinstance(wanted[0], tuple) else wanted[0]
-    if first not in ort.get_available_providers():
-        raise RuntimeError(f'{first} is not available in this onnxruntime (has {ort.get_available_providers()}); '
-                           'GPU providers need `pip install defect_nbs[gpu]` (onnxruntime-gpu, tensorrt) on a CUDA machine')
-    return wanted
-
-class OnnxClassifier:
-    "An ONNX Runtime classifier with the `predict` of a `DefectClassifier`; preprocessing and classes come from the file."
-    def __init__(self, path, providers='cpu', threads: int | None = None, optimize: bool = True):
-        self.path = Path(path)
-        opts = ort.SessionOptions()   # optimize=False runs a QDQ graph as float ops: quantization error without integer kernels
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        self.session = ort.InferenceSession(str(path), opts, providers=resolve_providers(providers))
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if 'preprocess' not in meta: raise ValueError(f'{path} has no defect_nbs metadata; export it with `to_onnx`')
-        self.preprocess, self.classes = Preprocess.from_json(meta['preprocess']), json.loads(meta['classes'])
-        self.meta = {k: json.loads(v) for k, v in meta.items() if k not in ('preprocess', 'classes')}
-        self.input_name = self.session.get_inputs()[0].name
-        q = self.meta.get('quantization') or {}
-        if q and not q.get('reduce_range', False) and self.providers[0] == 'CPUExecutionProvider' and int8_saturates():
-            warnings.warn(f'{self.path.name} has full-range INT8 weights, and this CPU has no VNNI: ONNX Runtime\'s U8S8 kernels can '
-                          'saturate here. Quantize with reduce_range=True (the default on such CPUs).')
-
-    def __call__(self, x) -> np.ndarray:
-        "Probabilities for a preprocessed batch (array or tensor)."
-        x = x.numpy() if isinstance(x, torch.Tensor) else x
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
-
-    def predict(self, images, batch_size: int = 32) -> np.ndarray:
-        "Class probabilities `(n, len(classes))` for PIL images (`classes[0]` is `good`)."
-        return np.concatenate([self(self.preprocess(batch)) for batch in chunked(images, batch_size)])
-
-    @property
-    def providers(self): return self.session.get_providers()
-    def __repr__(self): return f'OnnxClassifier({self.path.name}, {self.providers[0]}, size={self.preprocess.size}, classes={self.classes})'
+from .runtime import PROVIDERS, resolve_providers, OnnxClassifier
+_all_ = ['PROVIDERS', 'resolve_providers', 'OnnxClassifier']
 
 # %% ../nbs/12_export.ipynb #e5ee4d5c
 from .anomaly import PatchCore

@@ -18,33 +18,19 @@ from .int8 import int8_weight_bits
 from .metrics import apply_temperature
 
 # %% auto #0
-__all__ = ['OV_PRECISIONS', 'OV_MIN_OPSET', 'OV_META_KEY', 'openvino_capabilities', 'set_openvino_metadata', 'openvino_metadata',
-           'to_openvino', 'OpenVinoClassifier', 'decision_agreement_metric', 'quantize_openvino']
+__all__ = ['OV_MIN_OPSET', 'set_openvino_metadata', 'to_openvino', 'decision_agreement_metric', 'quantize_openvino',
+           'OV_PRECISIONS', 'OV_META_KEY', 'openvino_capabilities', 'openvino_metadata', 'OpenVinoClassifier']
 
 # %% ../nbs/12d_openvino.ipynb #152dde34
-OV_PRECISIONS = dict(f32='FP32', bf16='BF16', f16='FP16')   # INFERENCE_PRECISION_HINT -> the capability the CPU must list
-
-def openvino_capabilities(device: str = 'CPU') -> dict:
-    "What OpenVINO says `device` can do: its name, its optimization capabilities, the precisions of `OV_PRECISIONS` it runs and its default one."
-    core = ov.Core()
-    caps = [str(c) for c in core.get_property(device, 'OPTIMIZATION_CAPABILITIES')]
-    return dict(device=core.get_property(device, 'FULL_DEVICE_NAME'), capabilities=caps,
-                precisions=[p for p, cap in OV_PRECISIONS.items() if cap in caps],
-                default_precision=core.get_property(device, 'INFERENCE_PRECISION_HINT').to_string(), openvino=ov.__version__)
+from .runtime import OV_PRECISIONS, OV_META_KEY, openvino_capabilities, openvino_metadata, OpenVinoClassifier
+_all_ = ['OV_PRECISIONS', 'OV_META_KEY', 'openvino_capabilities', 'openvino_metadata', 'OpenVinoClassifier']
 
 # %% ../nbs/12d_openvino.ipynb #2648e9ab
 OV_MIN_OPSET = 18   # opset 17's ReduceLogSumExp (the `segment` head's pooling) loses its axes in OpenVINO's ONNX reader
-OV_META_KEY = 'defect_nbs'
-
 def set_openvino_metadata(model: ov.Model, meta: dict) -> ov.Model:
     "Store `meta` (str -> str, as `export.model_metadata`) in the `rt_info` of an OpenVINO `model`."
     model.set_rt_info(json.dumps(meta), [OV_META_KEY])
     return model
-
-def openvino_metadata(model) -> dict:
-    "The defect_nbs metadata (JSON strings) of an OpenVINO model or IR file; `{}` if it has none."
-    model = model if isinstance(model, ov.Model) else ov.Core().read_model(str(model))
-    return json.loads(model.get_rt_info([OV_META_KEY]).astype(str)) if model.has_rt_info([OV_META_KEY]) else {}
 
 def _opset(m: onnx.ModelProto) -> int: return next(o.version for o in m.opset_import if o.domain in ('', 'ai.onnx'))
 
@@ -66,41 +52,6 @@ def to_openvino(onnx_path, out_path=None, compress_to_fp16: bool = False) -> Pat
     meta['openvino'] = json.dumps(dict(source=onnx_path.name, opset=max(_opset(m), OV_MIN_OPSET), compress_to_fp16=compress_to_fp16))
     ov.save_model(set_openvino_metadata(model, meta), str(out_path), compress_to_fp16=compress_to_fp16)
     return out_path
-
-# %% ../nbs/12d_openvino.ipynb #26ff6a75
-class OpenVinoClassifier:
-    "An OpenVINO classifier with the `predict` of a `DefectClassifier`; preprocessing and classes come from the IR, `precision` from `OV_PRECISIONS`."
-    def __init__(self, path, threads: int | None = None, precision: str = 'f32', device: str = 'CPU'):
-        self.path, self.precision, self.device = Path(path), precision, device
-        if precision not in OV_PRECISIONS: raise ValueError(f'precision must be one of {list(OV_PRECISIONS)}, not {precision!r}')
-        caps = openvino_capabilities(device)
-        if precision not in caps['precisions']:
-            raise ValueError(f"this CPU ({caps['device']}) runs OpenVINO in {caps['precisions']}, not {precision!r} "
-                             f"(its capabilities: {' '.join(caps['capabilities'])})")
-        core = ov.Core()
-        model = core.read_model(str(path))
-        meta = openvino_metadata(model)
-        if 'preprocess' not in meta: raise ValueError(f'{path} has no defect_nbs metadata; convert it with `to_openvino`')
-        self.preprocess, self.classes = Preprocess.from_json(meta['preprocess']), json.loads(meta['classes'])
-        self.meta = {k: json.loads(v) for k, v in meta.items() if k not in ('preprocess', 'classes')}
-        config = {'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY', 'NUM_STREAMS': 1}
-        if threads: config['INFERENCE_NUM_THREADS'] = threads
-        self.compiled = core.compile_model(model, device, config)
-        self.request = self.compiled.create_infer_request()
-
-    def __call__(self, x) -> np.ndarray:
-        "Probabilities for a preprocessed batch (array or tensor)."
-        x = x.numpy() if hasattr(x, 'numpy') else x
-        return self.request.infer({0: np.ascontiguousarray(x, dtype=np.float32)}, share_inputs=True)[0]
-
-    def predict(self, images, batch_size: int = 32) -> np.ndarray:
-        "Class probabilities `(n, len(classes))` for PIL images (`classes[0]` is `good`)."
-        return np.concatenate([self(self.preprocess(batch)) for batch in chunked(images, batch_size)])
-
-    @property
-    def size_mb(self) -> float: return (self.path.stat().st_size + self.path.with_suffix('.bin').stat().st_size) / 1e6
-    def __repr__(self):
-        return f'OpenVinoClassifier({self.path.name}, {self.device} {self.precision}, size={self.preprocess.size}, classes={self.classes})'
 
 # %% ../nbs/12d_openvino.ipynb #0ca8f121
 def decision_agreement_metric(threshold: float, temperature: float = 1.0):

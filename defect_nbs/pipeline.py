@@ -20,7 +20,8 @@ from .ranges import out_of_range
 
 # %% auto #0
 __all__ = ['RESULT_COLUMNS', 'NO_RANGES', 'BANNERS', 'REVIEW_FIELDS', 'cam_localizer', 'list_images', 'file_problem',
-           'read_results', 'InspectionReport', 'load_batch', 'classify_batch', 'localize_and_bucket', 'inspect_images',
+           'read_results', 'append_rows', 'InspectionReport', 'load_batch', 'classify_batch', 'localize_and_bucket',
+           'inspection_plan', 'ranges_to_check', 'merge_results', 'prefetched', 'load_and_prepare', 'inspect_images',
            'annotate_image', 'save_annotated', 'review_labels', 'ReviewQueue', 'apply_review', 'review_panel']
 
 # %% ../nbs/11_pipeline.ipynb #9952e15c
@@ -84,8 +85,9 @@ def read_results(out_dir) -> pd.DataFrame:
             except json.JSONDecodeError: pass
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
-def _append_lines(path: Path, rows: list[dict]):
-    data = ''.join(json.dumps(r) + '\n' for r in rows)
+def append_rows(path, rows: list[dict]):
+    "Append result rows to a JSON-lines file, flushed and synced; a torn last line from a killed run stays a line of its own."
+    path, data = Path(path), ''.join(json.dumps(r) + '\n' for r in rows)
     if path.exists() and path.stat().st_size:
         with open(path, 'rb') as f:
             f.seek(-1, os.SEEK_END)
@@ -195,7 +197,7 @@ def localize_and_bucket(localizer, rule: BucketRule, kept: list, p: np.ndarray, 
                        defect_score=None if scores is None or lost[k] else float(scores[k]))
 
 # %% ../nbs/11_pipeline.ipynb #956f9852
-def _inspection_plan(source, out_dir: Path, resume: bool, limit: int | None) -> tuple[list, list]:
+def inspection_plan(source, out_dir: Path, resume: bool, limit: int | None) -> tuple[list, list]:
     ("Every file of `source` in order, and those not yet in `out_dir`'s results (all, without `resume`), at most "
      "`limit`.")
     jsonl = out_dir / 'results.jsonl'
@@ -204,7 +206,7 @@ def _inspection_plan(source, out_dir: Path, resume: bool, limit: int | None) -> 
     done = set(read_results(out_dir).file)
     return files, [f for f in files if str(f) not in done][:limit]
 
-def _ranges_to_check(meta: dict, ranges, notes: list) -> dict | None:
+def ranges_to_check(meta: dict, ranges, notes: list) -> dict | None:
     ("The training ranges to check against: the classifier's own (noted once when it has none), `ranges`, or None for "
      "`False`.")
     if ranges is False: return None
@@ -213,13 +215,37 @@ def _ranges_to_check(meta: dict, ranges, notes: list) -> dict | None:
         if ranges is None: notes.append(NO_RANGES); warnings.warn(NO_RANGES, stacklevel=3)   # said once per run
     return ranges
 
-def _write_table(out_dir: Path, files: list) -> pd.DataFrame:
-    "All results so far, in the order of `files`, also written to `results.csv` (atomically)."
+def merge_results(out_dir, files: list) -> pd.DataFrame:
+    "Every row of `out_dir/results.jsonl` so far, in the order of `files`, also written to `out_dir/results.csv` (atomically)."
+    out_dir = Path(out_dir)
     results = read_results(out_dir)
     order = {str(f): k for k, f in enumerate(files)}
     results = results.assign(_o=results.file.map(order)).sort_values('_o').drop(columns='_o').reset_index(drop=True)
     _write_atomic(out_dir / 'results.csv', lambda t: results.assign(boxes=results.boxes.map(json.dumps)).to_csv(t, index=False))
     return results
+
+# %% ../nbs/11_pipeline.ipynb #f8fbdb9b
+from concurrent.futures import ThreadPoolExecutor
+
+def prefetched(load: Callable, batches: list, ahead: bool = True):
+    "`load(batch)` for each batch in order; with `ahead`, the next one loads in a thread while the caller works on this one."
+    if not ahead or len(batches) < 2:
+        yield from map(load, batches); return
+    with ThreadPoolExecutor(1, thread_name_prefix='defect_nbs-load') as pool:
+        pending = pool.submit(load, batches[0])
+        for nxt in batches[1:]:
+            done, pending = pending.result(), pool.submit(load, nxt)
+            yield done
+        yield pending.result()
+
+def load_and_prepare(classifier, files, ranges: dict | None = None, range_thresholds: dict | None = None) -> tuple[list, list]:
+    "`load_batch`, then the classifier's own `prepare` of the loaded images if it has one (preprocessing ahead of `predict`)."
+    rows, loaded = load_batch(files, classifier.preprocess.mode, ranges, range_thresholds)
+    prepare = getattr(classifier, 'prepare', None)
+    if prepare is not None and loaded:
+        try: prepare([im for _, im, _ in loaded])
+        except Exception: pass   # `predict` preprocesses again, and isolates the image that fails
+    return rows, loaded
 
 # %% ../nbs/11_pipeline.ipynb #2658c64b
 def inspect_images(source, # a folder, a file, a list of paths, or an index (its `path` column)
@@ -235,24 +261,26 @@ def inspect_images(source, # a folder, a file, a list of paths, or an index (its
             ranges: dict | bool | None = None, # training input ranges: None = the classifier's (`meta['input_ranges']`), False = no check
             range_thresholds: dict | None = None, # `out_of_range`'s thresholds, e.g. dict(size_factor=3)
             log_every: float = 10.0, # seconds between progress lines when not `interactive` (a log)
+            prefetch: bool = True, # read and decode the next batch in a thread while the model runs on this one
            ) -> InspectionReport:
     ("Classify, localize and bucket every file of `source`, writing `results.jsonl`/`.csv` (and annotated copies) to "
      "`out_dir`.")
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    files, todo = _inspection_plan(source, out_dir, resume, limit)
+    files, todo = inspection_plan(source, out_dir, resume, limit)
     meta, notes = getattr(classifier, 'meta', {}) or {}, []
     rule = rule or BucketRule(bad_above=float(meta.get('threshold', 0.5)))
-    ranges = _ranges_to_check(meta, ranges, notes)
+    ranges = ranges_to_check(meta, ranges, notes)
     t_start = time.perf_counter()
     batches = list(chunked(todo, batch_size))
-    for batch in progress(batches, quiet, every=log_every, desc=f'inspect ({len(todo)} images, batches of {batch_size})', unit='batch'):
-        rows, loaded = load_batch(batch, classifier.preprocess.mode, ranges, range_thresholds)
+    load = lambda files: load_and_prepare(classifier, files, ranges, range_thresholds)
+    for rows, loaded in progress(prefetched(load, batches, prefetch), quiet, every=log_every, total=len(batches),
+                                 desc=f'inspect ({len(todo)} images, batches of {batch_size})', unit='batch'):
         kept, p, classify_ms = classify_batch(classifier, loaded, rows, float(meta.get('temperature', 1.0)))
         localize_and_bucket(localizer, rule, kept, p, rows, classify_ms)
         if annotate: _annotate(kept, rows, out_dir)
-        _append_lines(out_dir / 'results.jsonl', [{c: r.get(c) for c in RESULT_COLUMNS} for r in rows])
+        append_rows(out_dir / 'results.jsonl', [{c: r.get(c) for c in RESULT_COLUMNS} for r in rows])
     seconds = time.perf_counter() - t_start
-    report = InspectionReport(_write_table(out_dir, files), out_dir, len(todo), len(files) - len(todo), seconds, notes)
+    report = InspectionReport(merge_results(out_dir, files), out_dir, len(todo), len(files) - len(todo), seconds, notes)
     if not quiet: print(f'inspect: {report.new} images in {seconds:.1f} s ({report.images_per_second:.1f} images/s): '
                         f'{report.results.bucket.value_counts().to_dict()}', file=sys.stderr, flush=True)
     return report
