@@ -85,7 +85,7 @@ def main():
     for k, v in ((k, v) for k, v in asdict(RECIPES['ours']).items() if k not in own):   # the recipe's options, as in classify.py
         if isinstance(v, bool): ap.add_argument(f'--{k.replace("_", "-")}', type=lambda s: s.lower() in ('1', 'true', 'yes'), default=None)
         elif isinstance(v, tuple): ap.add_argument(f'--{k.replace("_", "-")}', type=lambda s: tuple(int(x) for x in s.split(',') if x), default=None)
-        else: ap.add_argument(f'--{k.replace("_", "-")}', type=type(v), default=None)
+        else: ap.add_argument(f'--{k.replace("_", "-")}', type=str if v is None else type(v), default=None)   # None default: a string option
     a = ap.parse_args()
     cfg = replace(RECIPES[a.recipe], **{k: getattr(a, k) for k in asdict(RECIPES['ours']) if k not in own and getattr(a, k) is not None})
     command = command_line()

@@ -4,19 +4,25 @@
 
 # %% ../nbs/14_cli.ipynb #15676230
 from __future__ import annotations
-import json, math, os, time
+import argparse, inspect, json, math, os, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from scipy.special import expit
+from fastcore.basics import AttrDict
+from fastcore.docments import docments
+from fastcore.meta import delegates
+from fastcore.script import call_parse, Param, anno_parser, is_cli
 from .core import *
-from .data import scan, usable, load_image, load_mask, builtin_dataset, WEAK_MASK_SOURCES
+from .data import scan, usable, load_image, load_mask, builtin_dataset, WEAK_MASK_SOURCES, DataProblem
 from .clean import clean_index, use_clean
 from .analysis import analysis_report
 from .models import load_model, model_stats, RESIZE_MODES
 from .metrics import apply_temperature
-from .train import train_classifier, evaluate, plot_evaluation, export_classifier
+from .train import train_classifier, evaluate, plot_evaluation, export_classifier, tensorboard_callback
+from .synth import SYNTHETIC_METHODS
 from .cam import split_maps, choose_threshold, localization_metrics
 from .segment import iou_threshold, pixel_metrics
 from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker
@@ -27,9 +33,12 @@ from .int8 import calibration_paths, INT8_WEIGHTS_ENV
 from .benchmark import deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info, recommend_format
 
 # %% auto #0
-__all__ = ['TRAIN_SECONDS_256', 'DEPLOY_COLUMNS', 'defect_widths', 'estimate_train_seconds', 'choose_input', 'int8_description',
-           'job_report', 'fit_detector', 'detector_fusion', 'job_data', 'job_classifier', 'job_localization',
-           'job_operating_point', 'job_deployment', 'write_report', 'inspection_job', 'job_cli']
+__all__ = ['TRAIN_SECONDS_256', 'DEPLOY_COLUMNS', 'JOB_HEADS', 'SYNTHETIC_CHOICES', 'defect_widths', 'estimate_train_seconds',
+           'choose_input', 'int8_description', 'job_report', 'fit_detector', 'detector_fusion', 'job_data',
+           'job_classifier', 'job_localization', 'job_operating_point', 'job_deployment', 'write_report',
+           'write_config', 'check_job_options', 'start_run', 'train_steps', 'train_job', 'inspection_job',
+           'option_types', 'read_config', 'explicit_options', 'given_options', 'resolve_options', 'job_cli',
+           'train_cli']
 
 # %% ../nbs/14_cli.ipynb #ec1d2c92
 TRAIN_SECONDS_256 = 0.10   # s per training image per epoch at 256 px, 2 CPU threads (AMD EPYC, EfficientNet-Lite0, valid pass included)
@@ -326,14 +335,19 @@ def _bucket_section(o: dict) -> list[str]:
     return L
 
 # %% ../nbs/14_cli.ipynb #2b1ec49e
-def _deployment_section(dep: dict, o: dict) -> list[str]:
-    ("Where the inspection results are, the recommended format and why, and every format's latency, size, accuracy "
+def _inspection_note(o: dict) -> list[str]:
+    return [f"Every test image with its bucket and reason: `inspection/results.csv`; annotated copies in `inspection/good|bad|review/` "
+            f"({o['images_per_second']:.1f} images/s).", ""]
+
+_NO_DEPLOYMENT = ["## Deployment", "", "Not run: `train_job` (`defect_nbs_train`) stops at the operating point. `defect_nbs_job` with the same "
+                  "options (`--config config.yaml`, the options this run saved) also exports, times and compares the deployment formats.", ""]
+
+def _deployment_section(dep: dict) -> list[str]:
+    ("The recommended format and why, and every format's latency, size, accuracy "
      "and agreement.")
     rec = recommend_format(pd.DataFrame(dep['formats']).assign(batch_size=1), dep.get('min_agreement', 0.99))
     ref = dep['formats'][0]['format']
-    L = [f"Every test image with its bucket and reason: `inspection/results.csv`; annotated copies in `inspection/good|bad|review/` "
-         f"({o['images_per_second']:.1f} images/s).", "",
-         "## Deployment", "",
+    L = ["## Deployment", "",
          f"**Recommended: {rec['format']}.** {rec['reason']}", "",
          f"INT8: {dep['int8']}. Parity of ONNX FP32 with PyTorch was checked on {dep['parity_images']} test images before timing. "
          f"Every format was timed on the same preprocessed test images, {dep['formats'][0].get('n_calls', '?')} calls each at batch 1 in "
@@ -349,12 +363,13 @@ def _deployment_section(dep: dict, o: dict) -> list[str]:
 
 # %% ../nbs/14_cli.ipynb #c23cdd2e
 def job_report(f: dict) -> str:
-    "The markdown report of an `inspection_job`'s figures."
+    "The markdown report of an `inspection_job`'s figures (or of a `train_job`'s, which have no `deployment`)."
     L = _report_header(f['data'], f['machine']) + _classifier_section(f['classifier'])
     if f.get('localization'): L += _localization_section(f['localization'], f['data'])
     L += _bucket_section(f['operating_point'])
     if f.get('anomaly'): L += _anomaly_section(f['anomaly'])
-    return '\n'.join(L + _deployment_section(f['deployment'], f['operating_point']))
+    L += _inspection_note(f['operating_point'])
+    return '\n'.join(L + (_deployment_section(f['deployment']) if f.get('deployment') else _NO_DEPLOYMENT))
 
 # %% ../nbs/14_cli.ipynb #d169317e
 def _fused_rule_text(rule: BucketRule) -> str:
@@ -430,9 +445,13 @@ def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid
 # %% ../nbs/14_cli.ipynb #f9426922
 def job_data(root: Path, out: Path, dedupe: float | None = None, clean_text: bool = False) -> tuple[pd.DataFrame, dict]:
     ("The index of `root` (split, near-duplicates grouped at `dedupe`; with `clean_text`, every split's paths on text-free "
-     "copies in `out/clean`) and the report's description of it; the analysis goes to `out/analysis`.")
-    analysis_report(root, out / 'analysis', quiet=True)
+     "copies in `out/clean`) and the report's description of it; the analysis goes to `out/analysis`; `DataProblem` without a usable image.")
     index = scan(root, dedupe=dedupe or False, quiet=True)
+    if usable(index).empty:
+        first = index.iloc[0]
+        raise DataProblem(f"no usable image in {root}: {len(index)} found, none usable (the first: {Path(first.path).name}: "
+                          f"{first.get('problem', '') or 'unusable'})")
+    analysis_report(root, out / 'analysis', quiet=True)
     if clean_text: index = use_clean(clean_index(index, dest=out / 'clean', quiet=True))
     ok = usable(index)
     masked = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
@@ -449,13 +468,15 @@ def job_data(root: Path, out: Path, dedupe: float | None = None, clean_text: boo
 
 # %% ../nbs/14_cli.ipynb #0d3e4c8b
 def job_classifier(index: pd.DataFrame, out: Path, head: str, choice: dict, target_recall: float = 0.99, freeze_early: bool = False,
-                   synthetic: str = 'none', synthetic_per_bad: float = 1.0, quiet: bool = False, title: str = '') -> tuple:
+                   synthetic: str = 'none', synthetic_per_bad: float = 1.0, quiet: bool = False, title: str = '',
+                   tensorboard: str | None = None) -> tuple:
     ("Train, evaluate and save the classifier: (the saved model read back, its `Evaluation`, the report's description "
      "of it).")
     import matplotlib.pyplot as plt
     size, resize, epochs = choice['size'], choice['resize'], choice['epochs']
     learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early, quiet=quiet,
-                             synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, balance_dir=out / 'train_images')
+                             synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, balance_dir=out / 'train_images',
+                             tensorboard=None if tensorboard is None else str(tensorboard))
     n_synthetic = int((learn.index.get('synthetic', pd.Series('', learn.index.index)).fillna('') != '').sum())
     ev = evaluate(learn, index, target_recall)
     plot_evaluation(ev, title).savefig(out / 'evaluation.png', dpi=90)
@@ -537,6 +558,99 @@ def write_report(figures: dict, out: Path) -> Path:
     (out / 'report.md').write_text(job_report(figures))
     return out / 'report.md'
 
+def write_config(options: dict, out: Path) -> Path:
+    "The options of a run as `out/config.yaml` (paths as text), in the order given; its path."
+    plain = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    (out / 'config.yaml').write_text(yaml.safe_dump(plain, sort_keys=False))
+    return out / 'config.yaml'
+
+# %% ../nbs/14_cli.ipynb #41a3d05f
+JOB_HEADS = ('linear', 'segment')
+SYNTHETIC_CHOICES = ('none', *SYNTHETIC_METHODS, 'dcgan')
+
+def check_job_options(root=None, head: str | None = None, size: int | None = None, epochs: int | None = None, resize: str | None = None,
+                      bound: str = 'estimate', synthetic: str = 'none', synthetic_per_bad: float = 1.0, threads: int = 2,
+                      train_minutes: float = 20.0, dedupe: float | None = None, target_recall: float = 0.99, max_escape: float = 0.005,
+                      max_false_reject: float = 0.01, tensorboard: str | None = None, **_) -> None:
+    "Raise `ValueError` (`FileNotFoundError` for a missing `root`) naming the first option the job cannot use; other options are ignored."
+    if root is not None and not Path(root).is_dir(): raise FileNotFoundError(f'root: no such folder: {root}')
+    choices = dict(head=(head, JOB_HEADS), resize=(resize, RESIZE_MODES), bound=(bound, BOUNDS), synthetic=(synthetic, SYNTHETIC_CHOICES))
+    for name, (value, allowed) in choices.items():
+        if value is not None and value not in allowed: raise ValueError(f'{name} must be one of {allowed}, not {value!r}')
+    lowest = dict(size=(size, 32, 'px'), epochs=(epochs, 1, ''), threads=(threads, 1, ''))
+    for name, (value, low, unit) in lowest.items():
+        if value is not None and value < low: raise ValueError(f'{name} must be at least {low}{" " + unit if unit else ""}, not {value}')
+    within = dict(synthetic_per_bad=(synthetic_per_bad, 0, math.inf, False), train_minutes=(train_minutes, 0, math.inf, False),
+                  dedupe=(dedupe, 0, 1, False), target_recall=(target_recall, 0, 1, False),
+                  max_escape=(max_escape, 0, 1, True), max_false_reject=(max_false_reject, 0, 1, True))
+    for name, (value, lo, hi, closed) in within.items():
+        if value is not None and (value < lo or value == lo and not closed or value > hi):
+            raise ValueError(f"{name} must be {'at least' if closed else 'above'} {lo:g}{'' if hi == math.inf else f' and at most {hi:g}'}, not {value:g}")
+    if tensorboard is not None:
+        try: tensorboard_callback(tensorboard)
+        except ImportError as e: raise ValueError(f'tensorboard: {e}') from None
+
+# %% ../nbs/14_cli.ipynb #7e899859
+def start_run(options: dict) -> Path:
+    "`check_job_options`, then the `out` folder made and the options saved in it as `config.yaml` (`write_config`); the folder."
+    check_job_options(**options)
+    out = Path(options['out']); out.mkdir(parents=True, exist_ok=True)
+    write_config(dict(options, root=str(Path(options['root']) if options.get('root') else builtin_dataset())), out)
+    return out
+
+# %% ../nbs/14_cli.ipynb #77a3110d
+def _progress(quiet: bool): return (lambda msg: None) if quiet else (lambda msg: print(f'== {msg}', flush=True))
+
+def train_steps(root=None, out='runs/train', head: str | None = None,
+                size: int | None = None,        # input size (px); None: `choose_input` picks it from the data
+                epochs: int | None = None,      # epochs after the head-only one; None: chosen from the data
+                dedupe: float | None = None, target_recall: float = 0.99, max_escape: float = 0.005, max_false_reject: float = 0.01,
+                threads: int = 2, quiet: bool = False, freeze_early: bool = False,
+                resize: str | None = None,      # 'squish', 'pad' or 'crop'; None: chosen from the image shapes
+                bound: str = 'estimate',        # hold the escape / false-reject limits on the valid rates or their 95% upper bounds ('upper')
+                train_minutes: float = 20.0,    # CPU training-time budget for the chosen size and epochs
+                synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan'
+                synthetic_per_bad: float = 1.0, # how many per real train Bad image
+                clean_text: bool = False,       # remove text and marker ink from every image first (`clean.clean_index`)
+                tensorboard: str | None = None, # a folder for the training's TensorBoard logs (the `tensorboard` extra)
+               ) -> tuple[dict, AttrDict]:
+    ("`job_data`, `choose_input`, `job_classifier`, `job_localization` (with masks) and `job_operating_point` on `root`, "
+     "writing to `out`: (the report's figures so far, what later steps need: root, out, index, rows, choice, model, ev, valid, results).")
+    root, out = Path(root) if root else builtin_dataset(), Path(out)
+    out.mkdir(parents=True, exist_ok=True); torch.set_num_threads(threads)
+    say = _progress(quiet)
+    say('data: index and analysis')
+    index, data = job_data(root, out, dedupe, clean_text)
+    head = head or ('segment' if data['mask_sources'] else 'linear')
+    choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early, train_minutes=train_minutes)
+    say(f"classifier: {head} head, {choice['size']} px, {choice['resize']}, {choice['epochs']} epochs"); [say(f'  {w}') for w in choice['why']]
+    model, ev, classifier = job_classifier(index, out, head, choice, target_recall, freeze_early, synthetic, synthetic_per_bad,
+                                           quiet, title=f'{root.name}: test split, Bad positive', tensorboard=tensorboard)
+    localization = job_localization(model, index, head) if data['mask_sources'] else None
+    say('localization against the masks, operating point chosen on valid, inspection of the test split')
+    rows = {s: usable(index)[lambda d: d.split == s].reset_index(drop=True) for s in ('valid', 'test')}
+    point, valid, results = job_operating_point(model, ev, rows, localization, out, max_escape, max_false_reject, bound, quiet)
+    figures = dict(data=data, classifier=classifier, localization=localization, operating_point=point)
+    return figures, AttrDict(root=root, out=out, index=index, rows=rows, choice=choice, model=model, ev=ev, valid=valid, results=results)
+
+# %% ../nbs/14_cli.ipynb #ba5c59db
+def _all_options(func, **given) -> dict:
+    "`given`, with `func`'s defaults for the options not given, in `func`'s order."
+    bound = inspect.signature(func).bind(**given); bound.apply_defaults()
+    return dict(bound.arguments)
+
+@delegates(train_steps)
+def train_job(root=None, out='runs/train', **kwargs) -> dict:
+    ("The job's first steps (`train_steps`): the classifier (`model.safetensors`), its evaluation, its localization and "
+     "operating point, and the report of them (no deployment) in `out`, with `config.yaml`; returns the figures.")
+    options = _all_options(train_steps, root=root, out=out, **kwargs)
+    start_run(options)
+    figures, steps = train_steps(**options)
+    figures['machine'] = machine_info(options['threads'])
+    _progress(options['quiet'])(f'report: {write_report(figures, steps.out)}')
+    return figures
+
+# %% ../nbs/14_cli.ipynb #cf7d5305
 def inspection_job(root=None, out='runs/job', head: str | None = None,
                    size: int | None = None,        # input size (px); None: `choose_input` picks it from the data
                    epochs: int | None = None,      # epochs after the head-only one; None: chosen from the data
@@ -549,43 +663,86 @@ def inspection_job(root=None, out='runs/job', head: str | None = None,
                    synthetic_per_bad: float = 1.0, # how many per real train Bad image
                    anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
                    clean_text: bool = False,       # remove text and marker ink from every image first (`clean.clean_index`)
+                   tensorboard: str | None = None, # a folder for the training's TensorBoard logs (the `tensorboard` extra)
                   ) -> dict:
-    ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything and `report.md` "
-     "go to `out`; returns the figures.")
-    if bound not in BOUNDS: raise ValueError(f'bound must be one of {BOUNDS}, not {bound!r}')
-    root, out = Path(root) if root else builtin_dataset(), Path(out)
-    out.mkdir(parents=True, exist_ok=True); torch.set_num_threads(threads)
-    say = (lambda msg: None) if quiet else (lambda msg: print(f'== {msg}', flush=True))
-    say('data: index and analysis')
-    index, data = job_data(root, out, dedupe, clean_text)
-    head = head or ('segment' if data['mask_sources'] else 'linear')
-    choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early,
-                          train_minutes=train_minutes)
-    say(f"classifier: {head} head, {choice['size']} px, {choice['resize']}, {choice['epochs']} epochs"); [say(f'  {w}') for w in choice['why']]
-    model, ev, classifier = job_classifier(index, out, head, choice, target_recall, freeze_early, synthetic, synthetic_per_bad,
-                                           quiet, title=f'{root.name}: test split, Bad positive')
-    localization = job_localization(model, index, head) if data['mask_sources'] else None
-    say('localization against the masks, operating point chosen on valid, inspection of the test split')
-    rows = {s: usable(index)[lambda d: d.split == s].reset_index(drop=True) for s in ('valid', 'test')}
-    point, valid, results = job_operating_point(model, ev, rows, localization, out, max_escape, max_false_reject, bound, quiet)
+    ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything, `config.yaml` and "
+     "`report.md` go to `out`; returns the figures.")
+    options = dict(locals())
+    start_run(options)
+    figures, s = train_steps(**{k: v for k, v in options.items() if k != 'anomaly'})
+    say = _progress(quiet)
     if anomaly: say("good-only detector: fitted on the train split's good images, fused on valid")
-    detector = None if not anomaly else detector_fusion(index, rows, choice['size'], out, valid, results, point, max_escape,
-                                                        max_false_reject, bound, quiet)
+    detector = None if not anomaly else detector_fusion(s.index, s.rows, s.choice['size'], s.out, s.valid, s.results, figures['operating_point'],
+                                                        max_escape, max_false_reject, bound, quiet)
     say('deployment: ONNX, INT8, benchmark')
-    deployment = job_deployment(model, ev, index, rows['test'], out, threads, f"{root.name}, {choice['size']} px")
-    figures = dict(data=data, classifier=classifier, localization=localization, operating_point=point, deployment=deployment,
-                   machine=machine_info(threads), **({'anomaly': detector} if detector else {}))
-    say(f'report: {write_report(figures, out)}')
+    deployment = job_deployment(s.model, s.ev, s.index, s.rows['test'], s.out, threads, f"{s.root.name}, {s.choice['size']} px")
+    figures.update(deployment=deployment, machine=machine_info(threads), **({'anomaly': detector} if detector else {}))
+    say(f'report: {write_report(figures, s.out)}')
     return figures
 
 # %% ../nbs/14_cli.ipynb #92a94f26
-from fastcore.script import call_parse
+def option_types(func) -> dict:
+    "Each option of the command `func` (a `call_parse` function): `{name: (type, default)}`, from its signature."
+    return {k: (v.anno.type if isinstance(v.anno, Param) else v.anno, v.default)
+            for k, v in docments(getattr(func, '__wrapped__', func), full=True, returns=False, eval_str=True).items()}
 
+# %% ../nbs/14_cli.ipynb #79c6223f
+_TYPE_WORDS = {int: 'a whole number', float: 'a number', bool: 'true or false', str: 'text'}
+
+def _config_value(path, key, value, kind, default):
+    if value is None and default is None: return None
+    fits = {bool: lambda v: isinstance(v, bool), int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str: lambda v: isinstance(v, str)}
+    if kind in fits and not fits[kind](value):
+        raise ValueError(f"config {path}: {key} must be {_TYPE_WORDS[kind]}{' or null' if default is None else ''}, not {value!r}")
+    return float(value) if kind is float else value
+
+def read_config(path, func, ignore=()) -> dict:
+    "The options of the command `func` in the YAML file `path`, checked (`ValueError` naming the key); keys in `ignore` left out."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'config: no such file: {path}')
+    try: config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e: raise ValueError(f"config {path}: not valid YAML: {' '.join(str(e).split())}") from None
+    if config is None: return {}
+    if not isinstance(config, dict): raise ValueError(f'config {path}: expected option names and their values, not a {type(config).__name__}')
+    types = {k: v for k, v in option_types(func).items() if k != 'config'}
+    dropped = [k for k in config if k in ignore and k not in types]
+    if dropped: print(f"config {path}: {', '.join(map(str, dropped))} not used by this command: ignored", file=sys.stderr)
+    for k in config:
+        if k not in types and k not in ignore: raise ValueError(f"config {path}: unknown key {k!r} (the options are {', '.join(types)})")
+    return {k: _config_value(path, k, v, *types[k]) for k, v in config.items() if k in types}
+
+# %% ../nbs/14_cli.ipynb #8c8c2989
+def explicit_options(func, argv: list[str]) -> dict:
+    "The options the command line `argv` gives the command `func` explicitly, parsed by fastcore's `anno_parser` as the command parses them."
+    types, unset = option_types(func), object()
+    given = argparse.Namespace(**{k: unset for k in types})   # argparse sets no default where a value is already there
+    anno_parser(getattr(func, '__wrapped__', func)).parse_args(argv, namespace=given)
+    return {k: v for k, v in vars(given).items() if k in types and v is not unset and v is not None}   # None: a positional left out
+
+def given_options(func, values: dict) -> dict:
+    ("The options given to a run of the command `func`: from a shell, those on its command line (`sys.argv`); in a "
+     "Python call, those of `values` that differ from the defaults.")
+    if is_cli(func): return explicit_options(func, sys.argv[1:])
+    types = option_types(func)
+    return {k: v for k, v in values.items() if k in types and v != types[k][1]}
+
+def resolve_options(func, given: dict, ignore=()) -> dict:
+    ("Every option of a run of the command `func`: its defaults, overridden by the YAML file `given['config']` "
+     "(`read_config`), overridden by the options `given`; `config` itself left out.")
+    options = {k: default for k, (kind, default) in option_types(func).items()}
+    if given.get('config'): options.update(read_config(given['config'], func, ignore))
+    options.update(given)
+    options.pop('config', None)
+    return options
+
+# %% ../nbs/14_cli.ipynb #62f6a08d
 @call_parse
 def job_cli(root: str = None,              # dataset folder (default: the built-in synthetic dataset)
-            out: str = 'runs/job',         # folder for everything the job writes
+            config: str = None,            # YAML file of options (keys: these options' names); options given here override it
+            out: str = 'runs/job',         # folder for everything the job writes (with config.yaml, the options it used)
             head: str = None,              # 'linear' or 'segment' (default: 'segment' when the data has masks)
-            size: int = None,              # input size in px (default: chosen from the image and defect sizes)
+            size: int = None,              # input size in px, at least 32 (default: chosen from the image and defect sizes)
             epochs: int = None,            # training epochs after one head-only epoch (default: chosen from the dataset size)
             resize: str = None,            # 'squish', 'pad' or 'crop' (default: chosen from the image shapes)
             train_minutes: float = 20.0,   # CPU training-time budget the chosen size and epochs must fit
@@ -600,9 +757,38 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
             synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan' (train split only)
             synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
             anomaly: bool = False,         # also fit a good-only detector on the train split's good images and report it fused with the classifier
-            clean_text: bool = False):     # remove text and marker ink (offline OCR + inpainting) from every image before training and inspection
+            clean_text: bool = False,      # remove text and marker ink (offline OCR + inpainting) from every image before training and inspection
+            tensorboard: str = None):      # folder for TensorBoard logs of the training (needs: pip install 'defect_nbs[tensorboard]')
     "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
+    given = given_options(job_cli, locals())
     import matplotlib; matplotlib.use('Agg')   # a command line has no display
-    inspection_job(root, out, head, size, epochs, dedupe, target_recall, max_escape, max_false_reject, threads, quiet, freeze_early,
-                   resize=resize, bound=bound, train_minutes=train_minutes, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, anomaly=anomaly,
-                   clean_text=clean_text)
+    with command_errors('defect_nbs_job'): inspection_job(**resolve_options(job_cli, given))
+
+# %% ../nbs/14_cli.ipynb #337c1ed2
+@call_parse
+def train_cli(root: Param('dataset folder (default: the built-in synthetic dataset)', str, opt=False, nargs='?') = None,
+              config: str = None,            # YAML file of options (keys: these options' names; a job's config works); options given here override it
+              out: str = 'runs/train',       # folder for the model, its evaluation, the inspected test split and the report (with config.yaml, the options it used)
+              head: str = None,              # 'linear' or 'segment' (default: 'segment' when the data has masks)
+              size: int = None,              # input size in px, at least 32 (default: chosen from the image and defect sizes)
+              epochs: int = None,            # training epochs after one head-only epoch (default: chosen from the dataset size)
+              resize: str = None,            # 'squish', 'pad' or 'crop' (default: chosen from the image shapes)
+              train_minutes: float = 20.0,   # CPU training-time budget the chosen size and epochs must fit
+              dedupe: float = None,          # group near-duplicate images at this similarity before splitting (e.g. 0.9)
+              target_recall: float = 0.99,   # Bad recall the threshold is chosen for (on valid)
+              max_escape: float = 0.005,     # largest tolerated share of Bad parts passed as good (valid)
+              max_false_reject: float = 0.01,  # largest tolerated share of good parts rejected (valid)
+              bound: str = 'estimate',       # hold those limits on the valid rates ('estimate') or on their one-sided 95% upper bounds ('upper')
+              threads: int = 2,              # CPU threads for training and inspection
+              quiet: bool = False,           # no progress bars
+              freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
+              synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan' (train split only)
+              synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
+              clean_text: bool = False,      # remove text and marker ink (offline OCR + inpainting) from every image before training and inspection
+              tensorboard: str = None):      # folder for TensorBoard logs of the training (needs: pip install 'defect_nbs[tensorboard]')
+    ("Train and evaluate a classifier on a dataset and choose its good / bad / review rule on valid (the job without its "
+     "deployment step); writes model.safetensors, report.md and report.json to `out`.")
+    given = given_options(train_cli, locals())
+    import matplotlib; matplotlib.use('Agg')   # a command line has no display
+    with command_errors('defect_nbs_train'):
+        train_job(**resolve_options(train_cli, given, ignore=set(option_types(job_cli)) - set(option_types(train_cli))))

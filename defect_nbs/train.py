@@ -28,9 +28,9 @@ from .ranges import *
 # %% auto #0
 __all__ = ['UNKNOWN_MASK', 'RECIPES', 'mask_target', 'ResizeLike', 'target_values', 'class_names', 'make_dls', 'KeepBest',
            'TrainConfig', 'make_loss', 'map_loss', 'MaskSupervision', 'early_parameters', 'FreezeEarly', 'epoch_logger',
-           'show_progress', 'with_clean_text', 'with_synthetic', 'training_callbacks', 'fit_schedule',
-           'train_classifier', 'predict', 'Evaluation', 'evaluate', 'plot_evaluation', 'training_ranges',
-           'export_classifier']
+           'show_progress', 'with_clean_text', 'with_synthetic', 'tensorboard_callback', 'training_callbacks',
+           'fit_schedule', 'train_classifier', 'predict', 'Evaluation', 'evaluate', 'plot_evaluation',
+           'training_ranges', 'export_classifier']
 
 # %% ../nbs/05_train.ipynb #8b8be69e
 UNKNOWN_MASK = 255   # mask value of a Bad image that has no mask: its pixels are not supervised
@@ -137,6 +137,7 @@ class TrainConfig:
     gan_epochs: int = 20          # 'dcgan': epochs of the DCGAN trained on the train split's defect crops (64 px; resumed from the cache)
     gan_checkpoint: str = ''      # 'dcgan': a `gan.train_dcgan` checkpoint to use instead of training one (refused if it saw non-train images)
     clean_text: bool = False      # train and choose on copies with text and marker ink removed (`clean.clean_index`)
+    tensorboard: str | None = None   # a folder for TensorBoard logs (losses, metrics, learning rates); needs the `tensorboard` extra
     seed: int = 42
 
 RECIPES = {
@@ -251,6 +252,14 @@ def with_synthetic(df: pd.DataFrame, cfg: TrainConfig, balance_dir=None, quiet: 
                          dest=None if balance_dir is None else Path(balance_dir) / 'synthetic')
 
 # %% ../nbs/05_train.ipynb #b63513c7
+def tensorboard_callback(log_dir) -> Callback:
+    ("fastai's `TensorBoardCallback` logging to `log_dir` (losses, metrics and hyper-parameters per step; no graph, "
+     "no images); an `ImportError` that names the extra when tensorboard is not installed.")
+    try: from fastai.callback.tensorboard import TensorBoardCallback
+    except ImportError as e:
+        raise ImportError(f"TensorBoard logging needs the tensorboard package: pip install 'defect_nbs[tensorboard]' ({e})") from None
+    return TensorBoardCallback(str(log_dir), trace_model=False, log_preds=False)
+
 def training_callbacks(cfg: TrainConfig) -> list:
     "The fastai callbacks `cfg` asks for."
     masks = cfg.head == 'segment'
@@ -258,7 +267,8 @@ def training_callbacks(cfg: TrainConfig) -> list:
     return (([KeepBest(monitor=cfg.monitor)] if cfg.keep_best else []) +
             ([EarlyStoppingCallback(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []) +
             ([MixUp(cfg.mixup)] if cfg.mixup else []) + ([CutMix(cfg.cutmix)] if cfg.cutmix else []) +
-            ([MaskSupervision(cfg.mask_weight)] if masks else []) + ([FreezeEarly()] if cfg.freeze_early else []))
+            ([MaskSupervision(cfg.mask_weight)] if masks else []) + ([FreezeEarly()] if cfg.freeze_early else []) +
+            ([tensorboard_callback(cfg.tensorboard)] if cfg.tensorboard else []))
 
 # %% ../nbs/05_train.ipynb #90642686
 def fit_schedule(learn: Learner, cfg: TrainConfig, sizes: list, dls_for):
