@@ -27,8 +27,8 @@ def skipped(cell, flags) -> bool:
 
 def execute(path: Path, flags=()) -> float:
     nb = read_nb(path)
-    for c in nb.cells:
-        if c.cell_type == 'code' and skipped(c, flags): c.outputs, c.execution_count = [], None
+    for c in nb.cells:   # every output cleared first: execnb keeps a cell's old outputs when it prints nothing now
+        if c.cell_type == 'code': c.outputs, c.execution_count = [], None
     start = time.time()
     os.environ.pop('IN_TEST', None)
     with working_directory(path.parent):
