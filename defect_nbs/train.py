@@ -29,8 +29,8 @@ from .ranges import *
 __all__ = ['UNKNOWN_MASK', 'RECIPES', 'mask_target', 'ResizeLike', 'target_values', 'class_names', 'make_dls', 'KeepBest',
            'TrainConfig', 'make_loss', 'map_loss', 'MaskSupervision', 'early_parameters', 'FreezeEarly', 'epoch_logger',
            'show_progress', 'with_clean_text', 'with_synthetic', 'tensorboard_callback', 'training_callbacks',
-           'fit_schedule', 'train_classifier', 'predict', 'Evaluation', 'evaluate', 'plot_evaluation',
-           'training_ranges', 'export_classifier']
+           'fit_schedule', 'BroadcastDL', 'DataParallelTrainer', 'distributed_context', 'train_classifier', 'predict',
+           'Evaluation', 'evaluate', 'plot_evaluation', 'training_ranges', 'export_classifier']
 
 # %% ../nbs/05_train.ipynb #8b8be69e
 UNKNOWN_MASK = 255   # mask value of a Bad image that has no mask: its pixels are not supervised
@@ -283,6 +283,39 @@ def fit_schedule(learn: Learner, cfg: TrainConfig, sizes: list, dls_for):
             learn.stage = f'{s} px, head only'; learn.freeze(); learn.fit_one_cycle(cfg.freeze_epochs, cfg.lr)
         learn.stage = f'{s} px, all layers'; learn.unfreeze(); learn.fit_one_cycle(epochs, slice(cfg.lr / cfg.lr_mult, cfg.lr))
 
+# %% ../nbs/05_train.ipynb #e1f99010
+from fastai.distributed import DistributedDL, DistributedTrainer
+
+class BroadcastDL(DistributedDL):
+    "fastai's `DistributedDL`, its shuffled order broadcast on the CPU under gloo (fastai's moves it to CUDA for NCCL)."
+    def _broadcast(self, t, rank):
+        t = torch.LongTensor(t).to('cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
+        torch.distributed.broadcast(t, rank)
+        return t.cpu().tolist()
+
+class DataParallelTrainer(DistributedTrainer):
+    "fastai's `DistributedTrainer` with `BroadcastDL`, so the same callback trains on GPUs (NCCL) and CPUs (gloo)."
+    def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else BroadcastDL(dl, device=self.learn.model.device)
+
+# %% ../nbs/05_train.ipynb #aadf3e4d
+from contextlib import contextmanager, nullcontext
+
+@contextmanager
+def _data_parallel(learn: Learner, gpu: bool):
+    trainer = DataParallelTrainer(sync_bn=gpu, cpu=not gpu)   # on CPUs: gloo, no SyncBatchNorm (it has no CPU kernels)
+    learn.add_cb(trainer)
+    try: yield learn
+    finally: learn.remove_cb(trainer)
+
+def distributed_context(learn: Learner, cfg: TrainConfig):
+    "Data-parallel training when a launcher (`torchrun`, `accelerate launch`) started several processes, else a no-op context."
+    from fastai.distributed import num_distrib
+    if num_distrib() <= 1: return nullcontext()
+    if cfg.keep_best or cfg.patience:
+        raise ValueError('a distributed run cannot restore the best epoch or stop early (each process sees its own shard of '
+                         'valid, so they could disagree): pass keep_best=False, patience=0')
+    return _data_parallel(learn, torch.cuda.is_available())
+
 # %% ../nbs/05_train.ipynb #c5f893b7
 def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bool = False, balance_dir=None, **overrides) -> Learner:
     "Fit a `DefectClassifier` on the index's train split (valid for early stopping); returns the fastai `Learner`."
@@ -305,7 +338,7 @@ def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bo
     show_progress(learn, quiet)
     learn.train_config, learn.balance_plan, learn.index = cfg, plan, df   # export_classifier takes the input ranges from its train split
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), distributed_context(learn, cfg):
         warnings.filterwarnings('ignore', message='.*(upsample|align_corners|Grad strides).*')
         fit_schedule(learn, cfg, sizes, dls_for)
     learn.train_seconds = time.perf_counter() - start
