@@ -30,14 +30,13 @@ else:
     torch.set_num_threads(args['threads'])
     from defect_nbs.models import load_model
     from defect_nbs.pipeline import inspect_images, cam_localizer
-    from defect_nbs.ensemble import BucketRule
+    from defect_nbs.ensemble import rule_from_json
     t_import = time.perf_counter()
     run_dir = Path(args['run'])
     clf = load_model(run_dir / 'model.safetensors')
     report = json.loads((run_dir / 'report.json').read_text())
-    r = report['operating_point']['rule']; r['bad_above'] = float('inf') if r['bad_above'] is None else r['bad_above']
-    loc = cam_localizer(clf, report['localization']['threshold'])
-    run = lambda files, out, **kw: inspect_images(files, clf, out, loc, BucketRule(**r), **kw)
+    rule, loc = rule_from_json(report['operating_point']['rule']), cam_localizer(clf, report['localization']['threshold'])
+    run = lambda files, out, **kw: inspect_images(files, clf, out, loc, rule, **kw)
     def model_call(x):
         with torch.no_grad(): return clf(torch.from_numpy(x))
 t_load = time.perf_counter()

@@ -12,10 +12,10 @@ from .core import *
 from .data import scan, usable, load_image
 from .models import load_model, DefectClassifier
 from .metrics import apply_temperature
-from .ensemble import BucketRule, bucket, box_score
+from .ensemble import BucketRule, bucket, box_score, rule_from_json
 from .pipeline import cam_localizer
-from .runtime import OnnxClassifier, open_classifier, map_localizer, make_bundle, load_bundle, BundleError
-from .export import to_onnx, check_parity, check_map_parity
+from .runtime import OnnxClassifier, open_classifier, map_localizer, make_bundle, load_bundle
+from .export import to_onnx, check_map_parity
 from .int8 import quantize_int8, calibration_paths
 
 # %% auto #0
@@ -37,8 +37,7 @@ def run_rule(report: dict | None, model: DefectClassifier) -> tuple[BucketRule, 
      "without one.")
     point = (report or {}).get('operating_point')
     if not point: return BucketRule(bad_above=float(model.meta.get('threshold', 0.5))), None
-    r = point['rule']
-    rule = BucketRule(**{k: (np.inf if k == 'bad_above' and v is None else v) for k, v in r.items()})
+    rule = rule_from_json(point['rule'])
     loc = report.get('localization') if point.get('has_localizer') else None
     return rule, None if loc is None else dict(threshold=float(loc['threshold']), method=loc.get('method', 'map'))
 
@@ -87,9 +86,7 @@ def _export_format(name: str, model, work: Path, check: list, calibration: list,
     "The ONNX file of format `name` in `work`."
     if name == 'onnx': return to_onnx(model, work / 'onnx.onnx', images=check, with_map=with_map)
     if name == 'onnx_int8':
-        fp32 = work / 'onnx.onnx'
-        if not fp32.exists(): to_onnx(model, fp32, with_map=with_map)
-        return quantize_int8(fp32, work / 'onnx_int8.onnx', calibration, keep_fp32='stride2')
+        return quantize_int8(work / 'onnx.onnx', work / 'onnx_int8.onnx', calibration, keep_fp32='stride2')   # FP32 comes first
     if name.startswith('openvino'):
         from defect_nbs.openvino_ir import to_openvino, quantize_openvino
         ir = work / 'openvino.xml'

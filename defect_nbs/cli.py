@@ -25,7 +25,7 @@ from .train import train_classifier, evaluate, plot_evaluation, export_classifie
 from .synth import SYNTHETIC_METHODS
 from .cam import split_maps, choose_threshold, localization_metrics
 from .segment import iou_threshold, pixel_metrics
-from .ensemble import choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker
+from .ensemble import rule_to_json, rule_from_json, choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker
 from .anomaly import PatchCore, choose_border, image_score, quantile_threshold, evaluate_anomaly
 from .pipeline import inspect_images, cam_localizer
 from .export import onnx_metadata
@@ -178,9 +178,7 @@ def _rate_cell(r: dict, name: str) -> str:
     return f"{r[name + '_rate']:.1%} ({k} of {m}; {r['level']:.0%} CI {r[name + '_low']:.1%}–{r[name + '_high']:.1%})"
 
 # %% ../nbs/14_cli.ipynb #e183fc0e
-def _rule_of(o: dict) -> BucketRule:
-    r = o['rule']
-    return BucketRule(r['good_below'], np.inf if r['bad_above'] is None else r['bad_above'], r['found_at'], r.get('clear_below'))
+def _rule_of(o: dict) -> BucketRule: return rule_from_json(o['rule'])
 
 def _evidence_notes(o: dict) -> list[str]:
     "What the validation split can and cannot show about the limits, and what the chosen rule did about it."
@@ -522,8 +520,7 @@ def job_operating_point(model, ev, rows: dict, localization: dict | None, out: P
     rep = inspect_images(list(rows['test'].path), model, out / 'inspection', localizer, rule, annotate=True, resume=False, quiet=quiet)
     truth = dict(zip(rows['test'].path.astype(str), rows['test'].label))
     point = dict(localizer=where, has_localizer=localizer is not None, bound=bound,
-                 rule=dict(good_below=rule.good_below, bad_above=None if rule.never_bad else rule.bad_above,   # None: never bad (JSON has no inf)
-                           found_at=rule.found_at, clear_below=rule.clear_below),
+                 rule=rule_to_json(rule),
                  rule_text=describe_rule(rule, localizer is not None),
                  max_escape=max_escape, max_false_reject=max_false_reject, images_per_second=rep.images_per_second,
                  valid=bucket_rates(bucket(p_val, s_val, rule).bucket, rows['valid'].label, rule=rule),
@@ -651,32 +648,22 @@ def train_job(root=None, out='runs/train', **kwargs) -> dict:
     return figures
 
 # %% ../nbs/14_cli.ipynb #cf7d5305
-def inspection_job(root=None, out='runs/job', head: str | None = None,
-                   size: int | None = None,        # input size (px); None: `choose_input` picks it from the data
-                   epochs: int | None = None,      # epochs after the head-only one; None: chosen from the data
-                   dedupe: float | None = None, target_recall: float = 0.99, max_escape: float = 0.005, max_false_reject: float = 0.01,
-                   threads: int = 2, quiet: bool = False, freeze_early: bool = False,
-                   resize: str | None = None,      # 'squish', 'pad' or 'crop'; None: chosen from the image shapes
-                   bound: str = 'estimate',        # hold the escape / false-reject limits on the valid rates or their 95% upper bounds ('upper')
-                   train_minutes: float = 20.0,    # CPU training-time budget for the chosen size and epochs
-                   synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan'
-                   synthetic_per_bad: float = 1.0, # how many per real train Bad image
+@delegates(train_steps)
+def inspection_job(root=None, out='runs/job',
                    anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
-                   clean_text: bool = False,       # remove text and marker ink from every image first (`clean.clean_index`)
-                   tensorboard: str | None = None, # a folder for the training's TensorBoard logs (the `tensorboard` extra)
-                  ) -> dict:
+                   **kwargs) -> dict:
     ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything, `config.yaml` and "
      "`report.md` go to `out`; returns the figures.")
-    options = dict(locals())
-    start_run(options)
-    figures, s = train_steps(**{k: v for k, v in options.items() if k != 'anomaly'})
-    say = _progress(quiet)
+    options = _all_options(train_steps, root=root, out=out, **kwargs)
+    start_run(dict(options, anomaly=anomaly))
+    figures, s = train_steps(**options)
+    o, say = AttrDict(options), _progress(options['quiet'])
     if anomaly: say("good-only detector: fitted on the train split's good images, fused on valid")
     detector = None if not anomaly else detector_fusion(s.index, s.rows, s.choice['size'], s.out, s.valid, s.results, figures['operating_point'],
-                                                        max_escape, max_false_reject, bound, quiet)
+                                                        o.max_escape, o.max_false_reject, o.bound, o.quiet)
     say('deployment: ONNX, INT8, benchmark')
-    deployment = job_deployment(s.model, s.ev, s.index, s.rows['test'], s.out, threads, f"{s.root.name}, {s.choice['size']} px")
-    figures.update(deployment=deployment, machine=machine_info(threads), **({'anomaly': detector} if detector else {}))
+    deployment = job_deployment(s.model, s.ev, s.index, s.rows['test'], s.out, o.threads, f"{s.root.name}, {s.choice['size']} px")
+    figures.update(deployment=deployment, machine=machine_info(o.threads), **({'anomaly': detector} if detector else {}))
     say(f'report: {write_report(figures, s.out)}')
     return figures
 

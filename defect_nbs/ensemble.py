@@ -11,8 +11,9 @@ import pandas as pd
 from .core import *
 
 # %% auto #0
-__all__ = ['BUCKETS', 'BOUNDS', 'box_score', 'mask_score', 'BucketRule', 'bucket', 'describe_rule', 'images_needed',
-           'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff', 'Stacker']
+__all__ = ['BUCKETS', 'BOUNDS', 'box_score', 'mask_score', 'BucketRule', 'rule_to_json', 'rule_from_json', 'bucket',
+           'describe_rule', 'images_needed', 'bucket_rates', 'rule_table', 'choose_rule', 'tradeoff', 'plot_tradeoff',
+           'Stacker']
 
 # %% ../nbs/10_ensemble.ipynb #4631907c
 def box_score(boxes) -> float:
@@ -51,6 +52,15 @@ class BucketRule:
     def never_bad(self) -> bool:
         "True when no image can be bucketed bad (P(Bad) is never above 1): no good part can be rejected."
         return self.bad_above > 1
+
+# %% ../nbs/10_ensemble.ipynb #4d0073e2
+def rule_to_json(rule: BucketRule) -> dict:
+    "`rule` as a JSON-ready dict (`bad_above` None for a rule that is never bad)."
+    return {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in asdict(rule).items()}
+
+def rule_from_json(d: dict) -> BucketRule:
+    "The `BucketRule` of `rule_to_json`'s dict."
+    return BucketRule(**{k: (np.inf if k == 'bad_above' and v is None else v) for k, v in d.items()})
 
 # %% ../nbs/10_ensemble.ipynb #49b3b6d7
 def _decide(p, s, r: BucketRule):

@@ -12,7 +12,7 @@ import pandas as pd
 from fastcore.basics import chunked
 from .core import *
 from .preprocess import Preprocess, to_image, heat_boxes
-from .ensemble import BucketRule
+from .ensemble import BucketRule, rule_to_json, rule_from_json
 from .pipeline import inspect_images, InspectionReport, list_images
 
 # %% auto #0
@@ -261,9 +261,6 @@ def _versions() -> dict:
     return dict(python=platform.python_version(), numpy=np.__version__, onnxruntime=ort.__version__,
                 **{name: v(name) for name in ('defect_nbs', 'torch', 'onnx', 'openvino')})
 
-def _rule_json(rule: BucketRule) -> dict:
-    return {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in asdict(rule).items()}   # no inf in JSON
-
 RUNTIMES = {'.onnx': 'onnxruntime', '.xml': 'openvino'}   # model file suffix -> the runtime that runs it
 
 def open_classifier(path, threads: int | None = None, providers='cpu', spin: bool = True) -> RuntimeClassifier:
@@ -320,7 +317,7 @@ def make_bundle(out, # the bundle folder to create (must not exist, or be empty)
             shutil.copyfile(src, out / f'{name}{src.suffix}')
         formats[name] = dict(file=f'{name}{p.suffix}', runtime=RUNTIMES[p.suffix], parity=parity.get(name))
     created = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-    manifest = dict(kind='defect_nbs bundle', version=BUNDLE_VERSION, created=created, **shared, rule=_rule_json(rule),
+    manifest = dict(kind='defect_nbs bundle', version=BUNDLE_VERSION, created=created, **shared, rule=rule_to_json(rule),
                     localizer=None if localizer is None else dict(dict(min_area=16), **localizer),
                     formats=formats, default_format=default_format, versions=_versions(), info=info or {})
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, default=float))
@@ -361,9 +358,6 @@ def _check_model(clf: RuntimeClassifier, manifest: dict, name: str):
     if manifest.get('localizer') and not clf.has_map:
         raise BundleError(f'the {name} model has no map output, which the localizer needs')
 
-def _rule_from(d: dict) -> BucketRule:
-    return BucketRule(**{k: (np.inf if k == 'bad_above' and v is None else v) for k, v in d.items()})
-
 # %% ../nbs/11a_runtime.ipynb #d2e94089
 class Bundle:
     ("A checked bundle: its manifest, the classifier of one format, the localizer and the bucket rule; `inspect` runs "
@@ -388,7 +382,7 @@ class Bundle:
         # no spinning: inspection's loading thread needs the cores too
         self.classifier = open_classifier(self.path / entry['file'], threads, providers, spin=False)
         _check_model(self.classifier, m, self.format)
-        self.rule, loc = _rule_from(m['rule']), m.get('localizer')
+        self.rule, loc = rule_from_json(m['rule']), m.get('localizer')
         self.localizer = map_localizer(self.classifier, loc['threshold'], loc['min_area']) if loc else None
 
     def inspect(self, source, out_dir, **kwargs) -> InspectionReport:
@@ -419,9 +413,10 @@ def inspect_folder(folder, bundle, out_dir, format: str | None = None, threads: 
     "Inspect `folder` with the bundle at `bundle` into `out_dir` (results, review queue, summary); the summary."
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.exists(): raise FileNotFoundError(f'no such folder or file: {folder}')
-    if not list_images(folder, exclude=[out_dir]): raise FileNotFoundError(f'no images in {folder}')
+    files = list_images(folder, exclude=[out_dir])
+    if not files: raise FileNotFoundError(f'no images in {folder}')
     b = load_bundle(bundle, format, threads)
-    rep = b.inspect(folder, out_dir, resume=not fresh, **kwargs)
+    rep = b.inspect(files, out_dir, resume=not fresh, **kwargs)   # the files listed once
     summary = dict(folder=str(folder), bundle=str(Path(bundle).resolve()), format=b.format, created=b.manifest['created'],
                    images=len(rep.results), new=rep.new, skipped=rep.skipped, seconds=rep.seconds,
                    images_per_second=rep.images_per_second, buckets=rep.results.bucket.value_counts().to_dict(),
