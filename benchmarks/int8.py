@@ -23,10 +23,10 @@ accuracy-controlled on the valid split with --max-disagreement), scored the same
 With --layers, the per-tensor SQNR against FP32 (int8.int8_layer_errors, 16 valid images) of the variant that agrees
 best on valid goes to results/int8_layers.csv, and of the variant with nothing kept in FP32 beside it, if swept.
 """
-import argparse, datetime, itertools, os, shlex, tempfile, time, warnings
+import argparse, datetime, itertools, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from defect_nbs.core import find_magnetic_tile, label_to_int, log_odds, p_bad
+from defect_nbs.core import command_line, find_magnetic_tile, label_to_int, log_odds, p_bad
 from defect_nbs.data import scan, usable, builtin_dataset
 from defect_nbs.models import load_model
 from defect_nbs.export import to_onnx, OnnxClassifier
@@ -118,7 +118,7 @@ def main():
                          qat_epochs=qat, quantize_seconds=round(time.perf_counter() - t0, 1), path=str(q.path))
                 for s_, (X, y, _, ref) in data.items(): r.update({f'{s_}_{k}': v for k, v in scores(q, X, y, thr, temp, ref)[0].items()})
                 print(r, flush=True); rows.append(r)
-    command = 'python benchmarks/int8.py ' + shlex.join(os.sys.argv[1:])
+    command = command_line()
     if a.layers:
         variants = [r for r in rows[1:] if not r['method'].startswith('nncf')]
         pick = [max(variants, key=lambda r: r['valid_agreement'])] + [r for r in variants if r['fp32_kept'] == 'none'][:1]

@@ -25,7 +25,7 @@ writing's region (its polygons and ink grown by 3 px) against the image before t
 Each run also scores a copy of the test split with writing drawn on its Bad images (`roc_auc_text_test`: what a leaky test
 would have said).
 """
-import argparse, datetime, hashlib, json, shlex, sys, time
+import argparse, datetime, hashlib, json, sys, time
 from pathlib import Path
 import cv2, numpy as np, pandas as pd
 from PIL import Image
@@ -179,7 +179,7 @@ def main():
     ap.add_argument('--seed', type=int, default=42)
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'text_removal.csv'))
     a = ap.parse_args()
-    command = 'python benchmarks/text_removal.py ' + shlex.join(sys.argv[1:])
+    command = command_line()
     if Path(a.out).exists() and command in set(pd.read_csv(a.out)['command']):
         print(f'already in {a.out}: {command}'); return
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())

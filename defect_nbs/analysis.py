@@ -27,6 +27,7 @@ def defect_class(df: pd.DataFrame) -> pd.Series:
     typed = df['label'].eq(BAD) & df['defect'].ne('')
     return df['defect'].where(typed, df['label']).rename('class')
 
+# %% ../nbs/02_analysis.ipynb #63b0c419
 def class_order(df: pd.DataFrame) -> list[str]:
     "The classes present in `df`, `good` first, then the defect types alphabetically."
     found = set(defect_class(df))

@@ -75,6 +75,7 @@ def faiss_available() -> bool:
     import importlib.util
     return importlib.util.find_spec('faiss') is not None
 
+# %% ../nbs/09a_anomaly.ipynb #4a5b4e3b
 def nearest_distance(queries: torch.Tensor, bank: torch.Tensor, block: int = 4096,
                      backend: str = 'auto') -> torch.Tensor:
     "Euclidean distance of each query row to its nearest bank row: exact, by faiss when installed, else `torch.cdist`."
@@ -96,6 +97,7 @@ def _images(source) -> list:
     if not isinstance(source, (list, tuple)): source = [source]
     return [s if hasattr(s, 'convert') else load_image(s) for s in source]
 
+# %% ../nbs/09a_anomaly.ipynb #23736d72
 def good_train(df: pd.DataFrame, split: str = 'train') -> pd.DataFrame:
     "The usable Good images of `split`: what a detector of good parts may be fitted on."
     return usable(df)[lambda d: (d.label == GOOD) & (d.split == split)]
@@ -260,6 +262,7 @@ def image_auroc(scores, labels) -> float:
     y = label_to_int(labels)
     return float(roc_auc_score(y, np.asarray(scores, float))) if 0 < y.sum() < len(y) else float('nan')
 
+# %% ../nbs/09a_anomaly.ipynb #13964e64
 def pixel_auroc(maps, masks) -> float:
     "ROC-AUC over all pixels of all images (defect pixels = positive; good images add negatives only)."
     from sklearn.metrics import roc_auc_score

@@ -176,6 +176,7 @@ def _train_counts(df: pd.DataFrame) -> pd.Series:
     train = usable(df)[lambda d: d['split'] == 'train']
     return train['label'].value_counts().reindex(list(LABELS), fill_value=0)
 
+# %% ../nbs/03_balance.ipynb #da2517df
 def class_weights(df: pd.DataFrame) -> torch.Tensor:
     "Loss weights `[good, bad]` from the train split, `n / (2 * n_class)`: they average 1 over the training samples."
     counts = _train_counts(df)

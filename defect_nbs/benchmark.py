@@ -26,7 +26,8 @@ __all__ = ['EXTRA_ISA_FLAGS', 'BENCHMARK_COLUMNS', 'cpu_flags', 'machine_info', 
            'benchmark_model', 'benchmark_formats', 'print_benchmark', 'benchmark_main', 'benchmark_cli']
 
 # %% ../nbs/13_benchmark.ipynb #1e4cdef1
-EXTRA_ISA_FLAGS = ('avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16', 'amx_int8')   # what BF16 / FP16 inference needs
+# what BF16 / FP16 inference needs
+EXTRA_ISA_FLAGS = ('avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16', 'amx_int8')
 
 def cpu_flags(names=EXTRA_ISA_FLAGS) -> str:
     "Those of the CPU flags `names` that /proc/cpuinfo lists, space-separated ('' where it cannot be read)."
@@ -34,8 +35,10 @@ def cpu_flags(names=EXTRA_ISA_FLAGS) -> str:
     except OSError: flags = set()
     return ' '.join(f for f in names if f in flags)
 
+# %% ../nbs/13_benchmark.ipynb #35ebbaa6
 def machine_info(threads: int | None = None) -> dict:
-    "Everything needed to read a benchmark row: CPU, ISA, threads, GPU, versions, OpenVINO's precisions on this CPU, host."
+    ("Everything needed to read a benchmark row: CPU, ISA, threads, GPU, versions, OpenVINO's precisions on this "
+     "CPU, host.")
     import onnxruntime as ort
     from importlib.metadata import version, PackageNotFoundError
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else ''
@@ -45,9 +48,9 @@ def machine_info(threads: int | None = None) -> dict:
     if ov_version:
         from defect_nbs.openvino_ir import openvino_capabilities
         ov_precisions = ' '.join(openvino_capabilities()['precisions'])
-    return dict(**cpu_info(), isa_extra=cpu_flags(), threads=threads or torch.get_num_threads(), gpu=gpu, torch=torch.__version__,
-                onnxruntime=ort.__version__, openvino=ov_version, openvino_precisions=ov_precisions,
-                python=platform.python_version(), host=platform.node())
+    return dict(**cpu_info(), isa_extra=cpu_flags(), threads=threads or torch.get_num_threads(), gpu=gpu,
+                torch=torch.__version__, onnxruntime=ort.__version__, openvino=ov_version,
+                openvino_precisions=ov_precisions, python=platform.python_version(), host=platform.node())
 
 # %% ../nbs/13_benchmark.ipynb #3fdba5dd
 def _best_seconds(fn, repeats):
@@ -56,13 +59,15 @@ def _best_seconds(fn, repeats):
         t0 = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t0)
     return best
 
+# %% ../nbs/13_benchmark.ipynb #aa93488d
 def _matmul_session(n, int8, threads):
     import onnxruntime as ort
     from onnx import helper, TensorProto, numpy_helper
     rng = np.random.default_rng(0)
     if int8:
         b = numpy_helper.from_array(rng.integers(-127, 128, (n, n), dtype=np.int8), 'B')
-        node, a_type, out_type = helper.make_node('MatMulInteger', ['A', 'B'], ['C']), TensorProto.UINT8, TensorProto.INT32
+        node, a_type, out_type = (helper.make_node('MatMulInteger', ['A', 'B'], ['C']), TensorProto.UINT8,
+                                  TensorProto.INT32)
     else:
         b = numpy_helper.from_array(rng.standard_normal((n, n), dtype=np.float32), 'B')
         node, a_type, out_type = helper.make_node('MatMul', ['A', 'B'], ['C']), TensorProto.FLOAT, TensorProto.FLOAT
@@ -72,8 +77,10 @@ def _matmul_session(n, int8, threads):
     opts = ort.SessionOptions(); opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     return ort.InferenceSession(model.SerializeToString(), opts, providers=['CPUExecutionProvider'])
 
+# %% ../nbs/13_benchmark.ipynb #147bf7b5
 def _openvino_matmul(n, int8):
-    "An `n`x`n` OpenVINO matrix product with constant weights; with `int8`, a uint8 FakeQuantize on the input and int8 weights."
+    ("An `n`x`n` OpenVINO matrix product with constant weights; with `int8`, a uint8 FakeQuantize on the input and "
+     "int8 weights.")
     import openvino as ov, openvino.opset13 as ops
     rng = np.random.default_rng(0)
     a = ops.parameter([n, n], np.float32, name='A')
@@ -85,8 +92,10 @@ def _openvino_matmul(n, int8):
     else: x, w = a, ops.constant(rng.standard_normal((n, n), dtype=np.float32))
     return ov.Model([ops.matmul(x, w, False, False)], [a])
 
+# %% ../nbs/13_benchmark.ipynb #9a9f36e1
 def peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5, openvino: bool = True) -> dict:
-    "Best GFLOP/s (GOP/s for INT8) of an `n`x`n` matrix product: PyTorch FP32, ONNX Runtime FP32 and INT8, OpenVINO in each precision this CPU runs and INT8; on `threads` CPU threads."
+    ("Best GFLOP/s (GOP/s for INT8) of an `n`x`n` matrix product: PyTorch FP32, ONNX Runtime FP32 and INT8, OpenVINO "
+     "in each precision this CPU runs and INT8; on `threads` CPU threads.")
     threads = threads or torch.get_num_threads()
     flops, old = 2 * n ** 3, torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -103,7 +112,8 @@ def peak_gflops(threads: int | None = None, n: int = 2048, repeats: int = 5, ope
         import openvino as ov
         from defect_nbs.openvino_ir import openvino_capabilities
         x = rng.uniform(0, 4, (n, n)).astype(np.float32)
-        for key, int8, precision in [(f'ov_{p}', False, p) for p in openvino_capabilities()['precisions']] + [('ov_int8', True, 'f32')]:
+        for key, int8, precision in ([(f'ov_{p}', False, p) for p in openvino_capabilities()['precisions']]
+                                     + [('ov_int8', True, 'f32')]):
             compiled = ov.Core().compile_model(_openvino_matmul(n, int8), 'CPU', {'INFERENCE_PRECISION_HINT': precision,
                                                'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY'})
             request = compiled.create_infer_request()
@@ -123,8 +133,10 @@ class Format:
     peak_key: str | None = None   # the `peak_gflops` entry it is compared with (default: from its name and precision)
     def __repr__(self): return f'Format({self.name!r}, {self.precision}, {self.size_mb:.1f} MB, {self.device})'
 
+# %% ../nbs/13_benchmark.ipynb #79566d6f
 def _file_mb(path): return Path(path).stat().st_size / 1e6
 
+# %% ../nbs/13_benchmark.ipynb #1a07377f
 def pytorch_format(model: DefectClassifier, # the classifier
                    name: str = 'PyTorch eager FP32', # the format's name in the table
                    device=None, # 'cpu' (default) or 'cuda'
@@ -132,9 +144,10 @@ def pytorch_format(model: DefectClassifier, # the classifier
                    half: bool = False, # FP16 (CUDA only)
                    size_mb: float | None = None, # its size on disk (default: a saved checkpoint's)
                    precision: str | None = None, # what the table says (default: FP32 or FP16)
-                   compile: bool = False # `torch.compile` with the inductor backend (static shapes: one compilation per batch size)
+                   compile: bool = False # `torch.compile` with inductor (static shapes: one compilation per batch size)
                   ) -> Format:
-    "PyTorch inference (`inference_mode`, eval) on `device`: eager, or compiled by inductor; FP32 (or FP16 with `half`, CUDA only)."
+    ("PyTorch inference (`inference_mode`, eval) on `device`: eager, or compiled by inductor; FP32 (or FP16 with "
+     "`half`, CUDA only).")
     dev = torch.device(device or 'cpu')
     m = copy.deepcopy(model).eval().to(dev)
     if channels_last: m = m.to(memory_format=torch.channels_last)
@@ -150,36 +163,57 @@ def pytorch_format(model: DefectClassifier, # the classifier
     sync = torch.cuda.synchronize if dev.type == 'cuda' else None
     return Format(name, run, precision or ('FP16' if half else 'FP32'), size_mb, dev.type, sync)
 
-def onnx_format(path, name: str | None = None, providers='cpu', threads: int | None = None, precision: str | None = None) -> Format:
-    "An ONNX Runtime session (or `OnnxClassifier`) as a `Format`; precision INT8 if the file was quantized by `quantize_int8`."
+# %% ../nbs/13_benchmark.ipynb #2798172a
+def onnx_format(path, name: str | None = None, providers='cpu', threads: int | None = None,
+                precision: str | None = None) -> Format:
+    ("An ONNX Runtime session (or `OnnxClassifier`) as a `Format`; precision INT8 if the file was quantized by "
+     "`quantize_int8`.")
     clf = path if isinstance(path, OnnxClassifier) else OnnxClassifier(path, providers, threads)
     precision = precision or ('INT8' if 'quantization' in clf.meta else 'FP32')
     dev = 'cuda' if clf.providers[0] != 'CPUExecutionProvider' else 'cpu'
     return Format(name or f'ONNX Runtime {precision}', clf, precision, _file_mb(clf.path), dev)
 
+# %% ../nbs/13_benchmark.ipynb #91f26fe9
 def openvino_format(path, name: str | None = None, threads: int | None = None, precision: str = 'f32') -> Format:
-    "An OpenVINO IR (or `OpenVinoClassifier`) as a `Format`, run in `precision` ('f32', 'bf16', 'f16'); INT8 if NNCF quantized it."
+    ("An OpenVINO IR (or `OpenVinoClassifier`) as a `Format`, run in `precision` ('f32', 'bf16', 'f16'); INT8 if "
+     "NNCF quantized it.")
     from defect_nbs.openvino_ir import OpenVinoClassifier, OV_PRECISIONS
     clf = path if isinstance(path, OpenVinoClassifier) else OpenVinoClassifier(path, threads, precision)
     q = clf.meta.get('quantization')
     label = 'INT8' if q else OV_PRECISIONS[clf.precision]
-    default = f"OpenVINO INT8 ({'accuracy control' if q['method'] == 'accuracy_control' else 'PTQ'})" if q else f'OpenVINO {label}'
+    default = (f"OpenVINO INT8 ({'accuracy control' if q['method'] == 'accuracy_control' else 'PTQ'})" if q
+               else f'OpenVINO {label}')
     return Format(name or default, clf, label, clf.size_mb, 'cpu', peak_key='ov_int8' if q else f'ov_{clf.precision}')
 
 # %% ../nbs/13_benchmark.ipynb #cb48a5e2
-def _openvino_formats(model, fp32_onnx, workdir, calib_images, threads, check_images, valid_images, ov_int8, max_disagreement, reduce_range):
-    "OpenVINO's formats of the exported model: FP32 (parity-checked), the CPU's lower precisions, NNCF INT8 (`ov_int8` methods)."
+def _openvino_formats(model, fp32_onnx, workdir, calib_images, threads, check_images, valid_images, ov_int8,
+                      max_disagreement, reduce_range):
+    ("OpenVINO's formats of the exported model: FP32 (parity-checked), the CPU's lower precisions, NNCF INT8 "
+     "(`ov_int8` methods).")
     from defect_nbs.openvino_ir import to_openvino, openvino_capabilities, quantize_openvino
     ir = to_openvino(fp32_onnx, workdir / 'model_openvino.xml')
     formats = [openvino_format(ir, threads=threads, precision=p) for p in openvino_capabilities()['precisions']]
     if check_images is not None: check_parity(model, formats[0].run, check_images)   # strict FP32: as the ONNX export
     for method in ov_int8:
         if method == 'accuracy_control' and not valid_images: continue
-        q = quantize_openvino(ir, calib_images, workdir / f'model_openvino_int8_{method}.xml', method=method, valid_images=valid_images,
-                              max_disagreement=max_disagreement, reduce_range=reduce_range)
+        q = quantize_openvino(ir, calib_images, workdir / f'model_openvino_int8_{method}.xml', method=method,
+                              valid_images=valid_images, max_disagreement=max_disagreement, reduce_range=reduce_range)
         formats.append(openvino_format(q, threads=threads))
     return formats
 
+# %% ../nbs/13_benchmark.ipynb #0557a64b
+def _gpu_formats(model: DefectClassifier, fp32: Path, int8: Path, size_mb: float) -> list[Format]:
+    "The CUDA formats: PyTorch FP16, and ONNX Runtime's CUDA and TensorRT providers where they are installed."
+    import onnxruntime as ort
+    formats = [pytorch_format(model, 'PyTorch eager FP16 (CUDA)', device='cuda', half=True, size_mb=size_mb)]
+    if 'CUDAExecutionProvider' in ort.get_available_providers():
+        formats.append(onnx_format(fp32, 'ONNX Runtime CUDA FP32', 'cuda'))
+    if 'TensorrtExecutionProvider' in ort.get_available_providers():
+        formats.append(onnx_format(tensorrt_classifier(fp32, fp16=True), 'TensorRT FP16', precision='FP16'))
+        formats.append(onnx_format(tensorrt_classifier(int8, fp16=True, int8=True), 'TensorRT INT8'))
+    return formats
+
+# %% ../nbs/13_benchmark.ipynb #c172ad05
 def deploy_formats(model: DefectClassifier, # the trained classifier
                    workdir, # where the exported files go
                    calib_images, # training image files INT8 is calibrated on
@@ -191,33 +225,30 @@ def deploy_formats(model: DefectClassifier, # the trained classifier
                    openvino: bool = True, # add OpenVINO's formats (FP32, the CPU's lower precisions, NNCF INT8)
                    valid_images=None, # validation image files NNCF's accuracy control measures agreement on
                    ov_int8=('ptq', 'accuracy_control'), # NNCF INT8 methods (accuracy control only with `valid_images`)
-                   max_disagreement: float = 0.01, # accuracy control: the share of validation decisions allowed to differ
+                   max_disagreement: float = 0.01, # accuracy control: share of valid decisions allowed to differ
                    torch_compile: bool = False, # add PyTorch compiled by inductor (`torch.compile`)
                    **int8_kwargs) -> list[Format]:
-    "PyTorch FP32, ONNX Runtime FP32 + static INT8 and OpenVINO's formats of `model` (plus optional variants), exported into `workdir`."
+    ("PyTorch FP32, ONNX Runtime FP32 + static INT8 and OpenVINO's formats of `model` (plus optional variants), "
+     "exported into `workdir`.")
     workdir = Path(workdir); workdir.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).cpu().eval()
-    ckpt = save_model(model, workdir / 'model.safetensors', **{k: v for k, v in getattr(model, 'meta', {}).items() if k != 'classes'})
+    ckpt = save_model(model, workdir / 'model.safetensors',
+                      **{k: v for k, v in getattr(model, 'meta', {}).items() if k != 'classes'})
     fp32 = to_onnx(model, workdir / 'model_fp32.onnx', images=check_images)
     int8 = quantize_int8(fp32, workdir / 'model_int8.onnx', calib_images, **int8_kwargs)
-    formats = [pytorch_format(model, size_mb=_file_mb(ckpt))]
-    if torch_compile: formats.append(pytorch_format(model, 'PyTorch inductor FP32', compile=True, size_mb=_file_mb(ckpt)))
-    if channels_last: formats.append(pytorch_format(model, 'PyTorch eager FP32 channels_last', channels_last=True, size_mb=_file_mb(ckpt)))
+    mb = _file_mb(ckpt)
+    formats = [pytorch_format(model, size_mb=mb)]
+    if torch_compile: formats.append(pytorch_format(model, 'PyTorch inductor FP32', compile=True, size_mb=mb))
+    if channels_last:
+        formats.append(pytorch_format(model, 'PyTorch eager FP32 channels_last', channels_last=True, size_mb=mb))
     if dynamic:
-        formats.append(pytorch_format(quantize_torch_dynamic(model), 'PyTorch dynamic INT8 (Linear only)', size_mb=_file_mb(ckpt),
-                                      precision='INT8 (Linear only)'))
+        formats.append(pytorch_format(quantize_torch_dynamic(model), 'PyTorch dynamic INT8 (Linear only)',
+                                      size_mb=mb, precision='INT8 (Linear only)'))
     formats += [onnx_format(fp32, threads=threads), onnx_format(int8, threads=threads)]
     if openvino:
-        formats += _openvino_formats(model, fp32, workdir, calib_images, threads, check_images, valid_images, ov_int8, max_disagreement,
-                                     int8_kwargs.get('reduce_range'))
-    import onnxruntime as ort
-    gpu = torch.cuda.is_available() if gpu is None else gpu
-    if gpu:
-        formats.append(pytorch_format(model, 'PyTorch eager FP16 (CUDA)', device='cuda', half=True, size_mb=_file_mb(ckpt)))
-        if 'CUDAExecutionProvider' in ort.get_available_providers(): formats.append(onnx_format(fp32, 'ONNX Runtime CUDA FP32', 'cuda'))
-        if 'TensorrtExecutionProvider' in ort.get_available_providers():
-            formats.append(onnx_format(tensorrt_classifier(fp32, fp16=True), 'TensorRT FP16', precision='FP16'))
-            formats.append(onnx_format(tensorrt_classifier(int8, fp16=True, int8=True), 'TensorRT INT8'))
+        formats += _openvino_formats(model, fp32, workdir, calib_images, threads, check_images, valid_images, ov_int8,
+                                     max_disagreement, int8_kwargs.get('reduce_range'))
+    if torch.cuda.is_available() if gpu is None else gpu: formats += _gpu_formats(model, fp32, int8, mb)
     return formats
 
 # %% ../nbs/13_benchmark.ipynb #21230ae6
@@ -226,12 +257,14 @@ def _decisions(fmt, X, threshold, temperature=1.0, batch_size=32):
     p = apply_temperature(p, temperature) if temperature != 1.0 else p
     return p, (p >= threshold).astype(int)
 
+# %% ../nbs/13_benchmark.ipynb #a8b47104
 def preprocess_batch(paths, pre: Preprocess, quiet: bool = True) -> tuple[np.ndarray, float]:
     "The float32 batch of image files as `pre` makes it, and the mean ms per image it took (decode, resize, normalize)."
     t0 = time.perf_counter()
     x = np.concatenate([pre([load_image(p, pre.mode)]).numpy() for p in progress(paths, quiet, desc='preprocess')])
     return x, (time.perf_counter() - t0) * 1000 / max(len(paths), 1)
 
+# %% ../nbs/13_benchmark.ipynb #a1e3f576
 def median_ci(times, level: float = 0.95) -> tuple[float, float]:
     "Distribution-free `level` confidence interval of the median of `times` (order statistics: binomial ranks)."
     from scipy.stats import binom
@@ -240,8 +273,10 @@ def median_ci(times, level: float = 0.95) -> tuple[float, float]:
     lo = int(binom.ppf((1 - level) / 2, n, 0.5)); hi = int(binom.isf((1 - level) / 2, n, 0.5))
     return float(t[max(lo - 1, 0)]), float(t[min(hi, n - 1)])
 
+# %% ../nbs/13_benchmark.ipynb #0584fa71
 def time_interleaved(formats: list[Format], x, n: int, warmup: int = 5, per_round: int = 5) -> dict[str, list[float]]:
-    "Seconds per call of each format on batch `x`: `warmup` calls each, then rounds of `per_round` calls of every format in a rotating order, until each has `n`."
+    ("Seconds per call of each format on batch `x`: `warmup` calls each, then rounds of `per_round` calls of every "
+     "format in a rotating order, until each has `n`.")
     for fmt in formats:
         for _ in range(warmup): fmt.run(x)
         if fmt.sync: fmt.sync()
@@ -255,55 +290,84 @@ def time_interleaved(formats: list[Format], x, n: int, warmup: int = 5, per_roun
                 times[fmt.name].append(time.perf_counter() - t0)
     return times
 
+# %% ../nbs/13_benchmark.ipynb #5b8c681d
 def parity_flag(precision: str, decision_agreement: float, max_p_bad_diff: float, min_agreement: float = 0.99,
                 fp32_atol: float = 1e-4) -> str:
-    "Why a format cannot stand in for the reference ('' if it can): decisions that differ, or an FP32 format whose P(Bad) is not the reference's."
+    ("Why a format cannot stand in for the reference ('' if it can): decisions that differ, or an FP32 format whose "
+     "P(Bad) is not the reference's.")
     why = []
-    if decision_agreement < min_agreement: why.append(f'decisions agree on {decision_agreement:.1%} < {min_agreement:.0%}')
-    if precision == 'FP32' and max_p_bad_diff > fp32_atol: why.append(f'FP32 but max |dP(Bad)| {max_p_bad_diff:.1e} > {fp32_atol:.0e}')
+    if decision_agreement < min_agreement:
+        why.append(f'decisions agree on {decision_agreement:.1%} < {min_agreement:.0%}')
+    if precision == 'FP32' and max_p_bad_diff > fp32_atol:
+        why.append(f'FP32 but max |dP(Bad)| {max_p_bad_diff:.1e} > {fp32_atol:.0e}')
     return '; '.join(why)
 
+# %% ../nbs/13_benchmark.ipynb #f4405a54
+def _format_quality(formats: list[Format], X: np.ndarray, y, threshold: float, temperature: float,
+                    min_agreement: float, fp32_atol: float) -> dict[str, dict]:
+    ("Each format's decisions and P(Bad) on `X` against the first format's (the reference), its `parity_flag`, and "
+     "its accuracy, Bad recall and ROC-AUC when the labels `y` are known.")
+    quality, ref = {}, None
+    for fmt in formats:
+        p_bad, dec = _decisions(fmt, X, threshold, temperature)
+        if ref is None: ref = (p_bad, dec)
+        q = dict(decision_agreement=float((dec == ref[1]).mean()), decisions_changed=int((dec != ref[1]).sum()),
+                 max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
+        q['parity_flag'] = parity_flag(fmt.precision, q['decision_agreement'], q['max_p_bad_diff'], min_agreement,
+                                       fp32_atol)
+        if y is not None:
+            from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
+            q.update(accuracy=accuracy_score(y, dec), recall=recall_score(y, dec, zero_division=0),
+                     roc_auc=roc_auc_score(y, p_bad) if len(set(y)) == 2 else np.nan)
+        quality[fmt.name] = q
+    return quality
+
+# %% ../nbs/13_benchmark.ipynb #1ea2ab7c
+def _speed_rows(formats: list[Format], X: np.ndarray, bs: int, n: int, min_calls: int, warmup: int, per_round: int,
+                threads: int, gflops_per_image: float | None, peak: dict | None) -> list[dict]:
+    ("One row per format at batch size `bs`, timed in interleaved rounds: latency percentiles (the p50 with its 95% "
+     "CI), throughput, speed-up over the first format, achieved GFLOP/s beside the peak of its kind.")
+    x = np.ascontiguousarray(np.resize(X, (bs, *X.shape[1:])) if len(X) < bs else X[:bs])
+    calls = max(min_calls, n // bs)
+    times = time_interleaved(formats, x, calls, max(2, warmup // bs), per_round)
+    base, rows = None, []
+    for fmt in formats:
+        lat = latency_stats(times[fmt.name])
+        lo, hi = (v * 1000 for v in median_ci(times[fmt.name]))
+        base = base or lat['p50_ms']
+        fps = bs * 1000 / lat['p50_ms']
+        peak_key = fmt.peak_key or ('ort_int8' if fmt.precision == 'INT8' else
+                                    ('torch_fp32' if fmt.name.startswith('PyTorch') else 'ort_fp32'))
+        rows.append(dict(format=fmt.name, precision=fmt.precision, device=fmt.device, batch_size=bs, threads=threads,
+                         n_calls=calls, p50_ms=lat['p50_ms'], p50_lo_ms=lo, p50_hi_ms=hi,
+                         **{k: lat[k] for k in ('p95_ms', 'p99_ms', 'mean_ms', 'std_ms')},
+                         ms_per_image=lat['p50_ms'] / bs, fps=fps, speedup=base / lat['p50_ms'], size_mb=fmt.size_mb,
+                         gflops_per_image=gflops_per_image,
+                         achieved_gflops=gflops_per_image * fps if gflops_per_image else np.nan,
+                         peak_gflops=(peak or {}).get(peak_key, np.nan) if fmt.device == 'cpu' else np.nan))
+    return rows
+
+# %% ../nbs/13_benchmark.ipynb #de5792b6
 def benchmark(formats: list[Format], # the formats; the first is the reference (PyTorch eager FP32)
               X: np.ndarray, # the preprocessed test images, one float32 batch
               labels=None, # their labels ('good' / 'bad' or 0 / 1), for accuracy and recall
               threshold: float = 0.5, temperature: float = 1.0, # the model's decision rule on P(Bad)
-              batch_sizes=(1, 8, 32), n: int = 200, min_calls: int = 50, warmup: int = 10, per_round: int = 5, threads: int = 2,
+              batch_sizes=(1, 8, 32), n: int = 200, min_calls: int = 50, warmup: int = 10, per_round: int = 5,
+              threads: int = 2,
               gflops_per_image: float | None = None, peak: dict | None = None, # for achieved GFLOP/s and % of peak
               min_agreement: float = 0.99, fp32_atol: float = 1e-4, # what `parity_flag` holds each format to
               quiet: bool = False, **context) -> pd.DataFrame:
-    "Latency/throughput sweep (formats interleaved, figures from the p50) and test accuracy of each format on the preprocessed images `X`; one row per format and batch size, each flagged by `parity_flag`."
+    ("Latency/throughput sweep (formats interleaved, figures from the p50) and test accuracy of each format on the "
+     "preprocessed images `X`; one row per format and batch size, each flagged by `parity_flag`.")
     old = torch.get_num_threads(); torch.set_num_threads(threads)
     y = None if labels is None else label_to_int(labels)
-    rows, quality, ref = [], {}, None
+    rows = []
     try:
-        for fmt in formats:
-            p_bad, dec = _decisions(fmt, X, threshold, temperature)
-            if ref is None: ref = (p_bad, dec)
-            q = dict(decision_agreement=float((dec == ref[1]).mean()), decisions_changed=int((dec != ref[1]).sum()),
-                     max_p_bad_diff=float(np.abs(p_bad - ref[0]).max()))
-            q['parity_flag'] = parity_flag(fmt.precision, q['decision_agreement'], q['max_p_bad_diff'], min_agreement, fp32_atol)
-            if y is not None:
-                from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
-                q.update(accuracy=accuracy_score(y, dec), recall=recall_score(y, dec, zero_division=0),
-                         roc_auc=roc_auc_score(y, p_bad) if len(set(y)) == 2 else np.nan)
-            quality[fmt.name] = q
+        quality = _format_quality(formats, X, y, threshold, temperature, min_agreement, fp32_atol)
         for bs in progress(batch_sizes, quiet, desc='batch sizes'):
-            x = np.ascontiguousarray(np.resize(X, (bs, *X.shape[1:])) if len(X) < bs else X[:bs])
-            calls = max(min_calls, n // bs)
-            times = time_interleaved(formats, x, calls, max(2, warmup // bs), per_round)
-            base = None
-            for fmt in formats:
-                lat = latency_stats(times[fmt.name])
-                lo, hi = (v * 1000 for v in median_ci(times[fmt.name]))
-                base = base or lat['p50_ms']
-                fps = bs * 1000 / lat['p50_ms']
-                peak_key = fmt.peak_key or ('ort_int8' if fmt.precision == 'INT8' else ('torch_fp32' if fmt.name.startswith('PyTorch') else 'ort_fp32'))
-                rows.append(dict(format=fmt.name, precision=fmt.precision, device=fmt.device, batch_size=bs, threads=threads, n_calls=calls,
-                                 p50_ms=lat['p50_ms'], p50_lo_ms=lo, p50_hi_ms=hi, **{k: lat[k] for k in ('p95_ms', 'p99_ms', 'mean_ms', 'std_ms')},
-                                 ms_per_image=lat['p50_ms'] / bs, fps=fps, speedup=base / lat['p50_ms'], size_mb=fmt.size_mb,
-                                 gflops_per_image=gflops_per_image, achieved_gflops=gflops_per_image * fps if gflops_per_image else np.nan,
-                                 peak_gflops=(peak or {}).get(peak_key, np.nan) if fmt.device == 'cpu' else np.nan,
-                                 **quality[fmt.name], n_test=len(X), threshold=threshold, temperature=temperature, timing='interleaved rounds, p50'))
+            speed = _speed_rows(formats, X, bs, n, min_calls, warmup, per_round, threads, gflops_per_image, peak)
+            rows += [dict(r, **quality[r['format']], n_test=len(X), threshold=threshold, temperature=temperature,
+                          timing='interleaved rounds, p50') for r in speed]
     finally: torch.set_num_threads(old)
     table = pd.DataFrame(rows)
     table['pct_of_peak'] = 100 * table.achieved_gflops / table.peak_gflops
@@ -338,7 +402,8 @@ def plot_benchmark(table: pd.DataFrame, title: str = ''):
 
 # %% ../nbs/13_benchmark.ipynb #8734e483
 def recommend_format(table: pd.DataFrame, min_agreement: float = 0.99, batch_size: int = 1) -> dict:
-    "The fastest format (lowest p50 at `batch_size`) whose test decisions agree with the reference (the table's first format, FP32) on at least `min_agreement` of the images; with the figures and the reason."
+    ("The fastest format (lowest p50 at `batch_size`) whose test decisions agree with the reference (the table's "
+     "first format, FP32) on at least `min_agreement` of the images; with the figures and the reason.")
     t = table[table.batch_size == batch_size].reset_index(drop=True)
     if t.empty: raise ValueError(f'no rows at batch size {batch_size}; the table has {sorted(set(table.batch_size))}')
     flag = t['parity_flag'].fillna('').astype(str) if 'parity_flag' in t else pd.Series('', index=t.index)
@@ -347,56 +412,68 @@ def recommend_format(table: pd.DataFrame, min_agreement: float = 0.99, batch_siz
     ok = t[good].sort_values('p50_ms')
     best = ok.iloc[0]   # never empty: the reference agrees with itself
     faster = t[~good & (t.p50_ms < best.p50_ms)]
-    rejected = [dict(format=r.format, p50_ms=float(r.p50_ms), decision_agreement=float(r.decision_agreement), flag=flag[i])
+    rejected = [dict(format=r.format, p50_ms=float(r.p50_ms),
+                     decision_agreement=float(r.decision_agreement), flag=flag[i])
                 for i, r in zip(faster.index, faster.itertuples())]
     runner_up = ok.iloc[1] if len(ok) > 1 else None
     clear = runner_up is None or best.get('p50_hi_ms', best.p50_ms) < runner_up.get('p50_lo_ms', runner_up.p50_ms)
     n = int(best.n_test)
-    why = (f"{best.format} is the fastest at batch {batch_size} (p50 {best.p50_ms:.2f} ms, {best.speedup:.1f}x {t.format.iloc[0]}) among the formats "
-           f"whose decisions agree with {t.format.iloc[0]} on at least {min_agreement:.0%} of the {n} test images ({best.decision_agreement:.1%})")
+    why = (f"{best.format} is the fastest at batch {batch_size} (p50 {best.p50_ms:.2f} ms, {best.speedup:.1f}x "
+           f"{t.format.iloc[0]}) among the formats whose decisions agree with {t.format.iloc[0]} on at least "
+           f"{min_agreement:.0%} of the {n} test images ({best.decision_agreement:.1%})")
     if runner_up is not None:
         why += (f"; next: {runner_up.format} at {runner_up.p50_ms:.2f} ms" +
                 ('' if clear else ', within the timing noise (the 95 % intervals of the p50s overlap)'))
     if rejected:
-        why += '. Faster but rejected: ' + '; '.join(f"{r['format']} ({r['p50_ms']:.2f} ms) changes {1 - r['decision_agreement']:.1%} of the decisions"
-                                                    + (f" ({r['flag']})" if r['flag'] and r['decision_agreement'] >= min_agreement else '')
-                                                    for r in rejected)
+        why += '. Faster but rejected: ' + '; '.join(
+            f"{r['format']} ({r['p50_ms']:.2f} ms) changes {1 - r['decision_agreement']:.1%} of the decisions"
+            + (f" ({r['flag']})" if r['flag'] and r['decision_agreement'] >= min_agreement else '')
+            for r in rejected)
     return dict(format=best.format, precision=best.precision, p50_ms=float(best.p50_ms), speedup=float(best.speedup),
-                decision_agreement=float(best.decision_agreement), n_test=n, batch_size=batch_size, min_agreement=min_agreement,
-                clear_lead=bool(clear), rejected=rejected, reason=why + '.')
+                decision_agreement=float(best.decision_agreement), n_test=n, batch_size=batch_size,
+                min_agreement=min_agreement, clear_lead=bool(clear), rejected=rejected, reason=why + '.')
 
 # %% ../nbs/13_benchmark.ipynb #9c878c46
 def benchmark_parser() -> argparse.ArgumentParser:
     "The options of `defect_nbs_benchmark`."
     ap = argparse.ArgumentParser(prog='defect_nbs_benchmark', description=benchmark_main.__doc__)
     ap.add_argument('--model', help='a checkpoint saved by `save_model`/`export_classifier` (.safetensors)')
-    ap.add_argument('--arch', help='instead of --model: an untrained classifier (ImageNet backbone where available offline): '
-                    'speed and INT8 agreement only')
+    ap.add_argument('--arch', help='instead of --model: an untrained classifier (ImageNet backbone where available '
+                    'offline): speed and INT8 agreement only')
     ap.add_argument('--size', type=int, default=None, help='input size for --arch')
     ap.add_argument('--data', help='dataset folder (default: magnetic tile if present, else the built-in one)')
-    ap.add_argument('--dedupe', type=float, default=None, help='near-duplicate grouping used when the model was trained (e.g. 0.9)')
+    ap.add_argument('--dedupe', type=float, default=None,
+                    help='near-duplicate grouping used when the model was trained (e.g. 0.9)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--batch-sizes', default='1,8,32')
-    ap.add_argument('-n', type=int, default=200, help='timed calls per format at batch 1 (fewer for larger batches, at least --min-calls)')
+    ap.add_argument('-n', type=int, default=200,
+                    help='timed calls per format at batch 1 (fewer for larger batches, at least --min-calls)')
     ap.add_argument('--min-calls', type=int, default=50)
     ap.add_argument('--calib', type=int, default=128, help='training images for INT8 calibration')
     ap.add_argument('--method', default='minmax', choices=list(CALIBRATION_METHODS))
     ap.add_argument('--keep-fp32', default='', choices=['', 'ends', 'stride2', 'stem'],
-                    help="'ends': the first conv and the head in FP32; 'stride2': also every stride-2 layer ('stem': its old name)")
+                    help="'ends': the first conv and the head in FP32; 'stride2': also every stride-2 layer "
+                         "('stem': its old name)")
     ap.add_argument('--weights', default='auto', choices=['auto', '8bit', '7bit'],
-                    help="INT8 weight range; 'auto': int8_weight_bits() (7-bit on CPUs without VNNI, or $DEFECT_NBS_INT8_WEIGHTS)")
-    ap.add_argument('--openvino', default='auto', choices=['auto', 'none'], help="'auto': OpenVINO FP32, the CPU's lower precisions, NNCF INT8")
+                    help="INT8 weight range; 'auto': int8_weight_bits() (7-bit on CPUs without VNNI, "
+                         "or $DEFECT_NBS_INT8_WEIGHTS)")
+    ap.add_argument('--openvino', default='auto', choices=['auto', 'none'],
+                    help="'auto': OpenVINO FP32, the CPU's lower precisions, NNCF INT8")
     ap.add_argument('--ov-int8', nargs='+', default=['ptq', 'accuracy_control'], choices=['ptq', 'accuracy_control'],
                     help='NNCF INT8 methods')
-    ap.add_argument('--max-disagreement', type=float, default=0.01, help='NNCF accuracy control: share of valid decisions allowed to differ')
-    ap.add_argument('--valid', type=int, default=1000, help='validation images NNCF accuracy control measures agreement on (at most)')
-    ap.add_argument('--compile', action='store_true', help='also PyTorch compiled by inductor (torch.compile; minutes of compilation)')
+    ap.add_argument('--max-disagreement', type=float, default=0.01,
+                    help='NNCF accuracy control: share of valid decisions allowed to differ')
+    ap.add_argument('--valid', type=int, default=1000,
+                    help='validation images NNCF accuracy control measures agreement on (at most)')
+    ap.add_argument('--compile', action='store_true',
+                    help='also PyTorch compiled by inductor (torch.compile; minutes of compilation)')
     ap.add_argument('--peak-n', type=int, default=2048, help='matrix size for the peak GFLOP/s measurement')
     ap.add_argument('--workdir', default=None)
     ap.add_argument('--out', default='deploy.csv')
     ap.add_argument('--tag', default='')
     return ap
 
+# %% ../nbs/13_benchmark.ipynb #b41a7227
 def benchmark_model(a) -> tuple[DefectClassifier, bool, bool]:
     "The classifier the options name: `(model, trained, imagenet_weights)`."
     if a.model: return load_model(a.model), True, True
@@ -404,18 +481,26 @@ def benchmark_model(a) -> tuple[DefectClassifier, bool, bool]:
     pretrained = lite_weights(arch) is not None or network_available()   # offline, only EfficientNet-Lite has weights
     return create_model(arch, pretrained=pretrained, size=a.size), False, pretrained
 
-def benchmark_formats(a, model: DefectClassifier, df: pd.DataFrame, test_rows: pd.DataFrame, work: Path) -> list[Format]:
-    "Every format the options ask for, exported into `work`: calibrated on train images, accuracy-controlled on valid ones."
-    valid = calibration_paths(df, a.valid, split='valid') if a.openvino != 'none' and 'accuracy_control' in a.ov_int8 else None
+# %% ../nbs/13_benchmark.ipynb #0e23c70d
+def benchmark_formats(a, model: DefectClassifier, df: pd.DataFrame, test_rows: pd.DataFrame,
+                      work: Path) -> list[Format]:
+    ("Every format the options ask for, exported into `work`: calibrated on train images, accuracy-controlled on "
+     "valid ones.")
+    valid = (calibration_paths(df, a.valid, split='valid') if a.openvino != 'none' and 'accuracy_control' in a.ov_int8
+             else None)
     return deploy_formats(model, work, calibration_paths(df, a.calib), threads=a.threads, dynamic=True,
                           check_images=[load_image(p, model.preprocess.mode) for p in test_rows.path[:16]],
-                          openvino=a.openvino != 'none', valid_images=valid, ov_int8=tuple(a.ov_int8), max_disagreement=a.max_disagreement,
-                          torch_compile=a.compile, method=a.method, keep_fp32=a.keep_fp32 or (),
+                          openvino=a.openvino != 'none', valid_images=valid, ov_int8=tuple(a.ov_int8),
+                          max_disagreement=a.max_disagreement, torch_compile=a.compile, method=a.method,
+                          keep_fp32=a.keep_fp32 or (),
                           reduce_range=None if a.weights == 'auto' else a.weights == '7bit')
 
-BENCHMARK_COLUMNS = ['format', 'batch_size', 'n_calls', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'p95_ms', 'p99_ms', 'ms_per_image', 'fps',
-                     'speedup', 'size_mb', 'accuracy', 'recall', 'decision_agreement', 'max_p_bad_diff', 'achieved_gflops', 'pct_of_peak']
+# %% ../nbs/13_benchmark.ipynb #a304676e
+BENCHMARK_COLUMNS = ['format', 'batch_size', 'n_calls', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'p95_ms', 'p99_ms',
+                     'ms_per_image', 'fps', 'speedup', 'size_mb', 'accuracy', 'recall', 'decision_agreement',
+                     'max_p_bad_diff', 'achieved_gflops', 'pct_of_peak']
 
+# %% ../nbs/13_benchmark.ipynb #cf1703fb
 def print_benchmark(table: pd.DataFrame, peak: dict, threads: int):
     "The machine, the peaks, the table, the flagged formats and the recommended one, on the screen."
     print(json.dumps(machine_info(threads)), '\npeak', json.dumps({k: round(v, 1) for k, v in peak.items()}))
@@ -424,6 +509,7 @@ def print_benchmark(table: pd.DataFrame, peak: dict, threads: int):
     for r in flagged.itertuples(): print(f'flagged: {r.format}: {r.parity_flag}')
     print('recommended:', recommend_format(table)['reason'])
 
+# %% ../nbs/13_benchmark.ipynb #37d5259a
 def benchmark_main(argv=None) -> pd.DataFrame:
     "Export, quantize and benchmark a classifier on a dataset's test split; append the rows to a CSV and return them."
     a = benchmark_parser().parse_args(argv)
@@ -434,12 +520,14 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     df = scan(root, quiet=True, dedupe=a.dedupe or False)
     test_rows = usable(df)[lambda d: d.split == 'test']
     X, pre_ms = preprocess_batch(test_rows.path, model.preprocess, quiet=False)
-    formats = benchmark_formats(a, model, df, test_rows, Path(a.workdir or tempfile.mkdtemp(prefix='defect_nbs_bench_')))
+    formats = benchmark_formats(a, model, df, test_rows,
+                                Path(a.workdir or tempfile.mkdtemp(prefix='defect_nbs_bench_')))
     peak = peak_gflops(a.threads, n=a.peak_n, openvino=a.openvino != 'none')
     meta = getattr(model, 'meta', {})
-    table = benchmark(formats, X, test_rows.label, threshold=meta.get('threshold', 0.5), temperature=meta.get('temperature', 1.0),
-                      batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, min_calls=a.min_calls, threads=a.threads,
-                      gflops_per_image=model_stats(model)['gflops'], peak=peak, preprocess_ms=pre_ms,
+    table = benchmark(formats, X, test_rows.label, threshold=meta.get('threshold', 0.5),
+                      temperature=meta.get('temperature', 1.0),
+                      batch_sizes=tuple(int(b) for b in a.batch_sizes.split(',')), n=a.n, min_calls=a.min_calls,
+                      threads=a.threads, gflops_per_image=model_stats(model)['gflops'], peak=peak, preprocess_ms=pre_ms,
                       model=a.model or a.arch, arch=model.config['arch'], size=model.preprocess.size, trained=trained,
                       imagenet_weights=pretrained, data=root.name, split='test', dedupe=a.dedupe,
                       calibration=f'{a.method}, {a.calib} train images', fp32_nodes=a.keep_fp32 or 'none', tag=a.tag,
@@ -448,6 +536,7 @@ def benchmark_main(argv=None) -> pd.DataFrame:
     print_benchmark(table, peak, a.threads)
     return table
 
+# %% ../nbs/13_benchmark.ipynb #dc1589c0
 def benchmark_cli():
     "Entry point of `defect_nbs_benchmark` (exit status 0; the rows go to the CSV and the screen)."
     benchmark_main()

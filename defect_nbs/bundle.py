@@ -32,6 +32,7 @@ def run_files(run) -> tuple[Path, dict | None]:
     report = ckpt.parent / 'report.json'
     return ckpt, json.loads(report.read_text()) if report.is_file() else None
 
+# %% ../nbs/15_bundle.ipynb #06521dfc
 def run_rule(report: dict | None, model: DefectClassifier) -> tuple[BucketRule, dict | None]:
     ("The bucket rule and the map localizer (`threshold`, `method`) of a run's report; the checkpoint's default "
      "without one.")
@@ -63,8 +64,13 @@ def _decisions(p_bad: np.ndarray, regions, rule: BucketRule):
     scores = None if regions is None else np.array([box_score(r) for r in regions])
     return bucket(p_bad, scores, rule).bucket.to_numpy(), scores
 
-def bucket_parity(model: DefectClassifier, clf, images, rule: BucketRule, localizer: dict | None = None,
-                  min_agreement: float = 0.99) -> dict:
+def bucket_parity(model: DefectClassifier, # the PyTorch model (its `meta` temperature calibrates both)
+                  clf, # the exported format: `runtime.OnnxClassifier` or `runtime.OpenVinoClassifier`
+                  images, # PIL images both put in buckets
+                  rule: BucketRule, # the bucket rule (`run_rule`)
+                  localizer: dict | None = None, # the map localizer: dict(threshold=) in logit units; None: no map
+                  min_agreement: float = 0.99, # bucket agreement below which the format is `flagged`
+                 ) -> dict:
     ("How often `clf` (an exported format: `runtime.OnnxClassifier`, `runtime.OpenVinoClassifier`) puts PIL `images` "
      "in the bucket PyTorch's `model` does, with `rule` and the map `localizer`.")
     t = float(model.meta.get('temperature', 1.0))
@@ -82,18 +88,22 @@ def bucket_parity(model: DefectClassifier, clf, images, rule: BucketRule, locali
 BUNDLE_FORMATS = ('onnx', 'onnx_int8', 'openvino', 'openvino_int8')
 DEFAULT_FORMATS = ('onnx', 'onnx_int8', 'openvino')   # NNCF's INT8 takes longest: asked for by name
 
+# %% ../nbs/15_bundle.ipynb #17370dd9
 def _export_format(name: str, model, work: Path, check: list, calibration: list, with_map: bool) -> Path:
     "The ONNX file of format `name` in `work`."
     if name == 'onnx': return to_onnx(model, work / 'onnx.onnx', images=check, with_map=with_map)
     if name == 'onnx_int8':
-        return quantize_int8(work / 'onnx.onnx', work / 'onnx_int8.onnx', calibration, keep_fp32='stride2')   # FP32 comes first
+        # FP32 comes first
+        return quantize_int8(work / 'onnx.onnx', work / 'onnx_int8.onnx', calibration, keep_fp32='stride2')
     if name.startswith('openvino'):
         from defect_nbs.openvino_ir import to_openvino, quantize_openvino
         ir = work / 'openvino.xml'
         if not ir.exists(): to_openvino(work / 'onnx.onnx', ir)
-        return ir if name == 'openvino' else quantize_openvino(ir, calibration, work / 'openvino_int8.xml', method='ptq')
+        return ir if name == 'openvino' else quantize_openvino(ir, calibration, work / 'openvino_int8.xml',
+                                                               method='ptq')
     raise ValueError(f'unknown bundle format {name!r}: choose from {BUNDLE_FORMATS}')
 
+# %% ../nbs/15_bundle.ipynb #a26fd697
 def _default_format(report: dict | None, parity: dict) -> str:
     recommended = ((report or {}).get('deployment') or {}).get('recommended') or {}
     name = {'ONNX Runtime INT8': 'onnx_int8', 'ONNX Runtime FP32': 'onnx', 'OpenVINO FP32': 'openvino',
@@ -131,10 +141,10 @@ def write_bundle(run, # a run folder (model.safetensors + report.json) or a chec
 from fastcore.script import call_parse
 
 @call_parse
-def export_cli(run: str,                 # a run folder of `defect_nbs_train` / `defect_nbs_job` (or its model.safetensors)
+def export_cli(run: str,                 # a `defect_nbs_train` / `defect_nbs_job` run folder, or its model.safetensors
                out: str = None,          # the bundle folder to create (default: RUN/bundle)
-               formats: str = 'onnx,onnx_int8,openvino',  # comma-separated; also 'openvino_int8' (NNCF post-training INT8)
-               images: str = None,       # a folder to check and calibrate on (default: the run's own valid / train split)
+               formats: str = 'onnx,onnx_int8,openvino',  # comma-separated; also 'openvino_int8' (NNCF post-training)
+               images: str = None,       # a folder to check and calibrate on (default: the run's valid / train split)
                min_agreement: float = 0.99,  # bucket agreement with PyTorch below which a format is flagged
                archive: bool = False,    # also write OUT.tar.gz, one file to copy to the line
                threads: int = 2):        # torch threads for the export

@@ -30,6 +30,7 @@ def _target_indices(model: DefectClassifier, target: str | int = 'bad') -> list[
     if target == 'bad': return list(range(1, len(model.classes)))
     return [target if isinstance(target, int) else model.classes.index(target)]
 
+# %% ../nbs/07_cam.ipynb #84ae97d2
 def _evidence_weights(model: DefectClassifier, target: str | int = 'bad'):
     "Weight vector and bias turning a feature vector into the logit of `target` minus that of `good` (cosine: no bias)."
     head = model.head
@@ -57,6 +58,7 @@ def _cam_logits(model: DefectClassifier, x: torch.Tensor, w: torch.Tensor, b: to
         feats = feats / feats.mean((2, 3), keepdim=True).norm(dim=1, keepdim=True).clamp_min(1e-12)
     return torch.einsum('kc,nchw->nkhw', w, feats) + b[None, :, None, None], logits
 
+# %% ../nbs/07_cam.ipynb #746fdc6b
 def _cam_batch(model: DefectClassifier, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, target) -> torch.Tensor:
     "Bad-vs-good logit maps of the preprocessed batch `x`: the most likely defect class at each place."
     maps, logits = _cam_logits(model, x, w, b)
@@ -162,6 +164,7 @@ def _iou(a, b):
     inter = ix * iy
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
+# %% ../nbs/07_cam.ipynb #a82ed6c3
 def _shrink(a, max_side, order):
     "`a` zoomed down so its longest side is at most `max_side` (spline `order`: 1 for maps, 0 for masks)."
     s = max_side / max(a.shape)
@@ -173,6 +176,7 @@ def box_hit(heat, mask, threshold, iou: float = 0.5, min_area: int = 16) -> bool
     pred, true = heat_boxes(heat, threshold, min_area), mask_to_boxes(mask)
     return any(_iou(p[:4], t) >= iou for p in pred for t in true)
 
+# %% ../nbs/07_cam.ipynb #e420c675
 def _pointed(heat, mask, tolerance: int = 0) -> bool:
     "Is the map's maximum inside the defect (grown by `tolerance` pixels)?"
     near = ndimage.binary_dilation(mask, iterations=tolerance) if tolerance else mask

@@ -27,8 +27,10 @@ INKS = dict(black=(20, 20, 20), white=(240, 240, 240), red=(215, 35, 35), blue=(
 @functools.lru_cache(maxsize=None)
 def _font_file(family: str, bold: bool) -> str:
     from matplotlib import font_manager   # its DejaVu fonts ship with matplotlib: nothing to download
-    return font_manager.findfont(font_manager.FontProperties(family=family, weight='bold' if bold else 'normal'), fallback_to_default=True)
+    return font_manager.findfont(font_manager.FontProperties(family=family, weight='bold' if bold else 'normal'),
+                                 fallback_to_default=True)
 
+# %% ../nbs/01a_clean.ipynb #f0cbb65f
 def _as_array(image) -> np.ndarray:
     "A uint8 array (h, w) or (h, w, 3) from a path, a PIL image or an array."
     if isinstance(image, (str, Path)): image = load_image(image, 'RGB')
@@ -39,8 +41,10 @@ def _as_array(image) -> np.ndarray:
     if a.ndim not in (2, 3): raise ValueError(f'expected a grey or RGB image, got shape {a.shape}')
     return a
 
+# %% ../nbs/01a_clean.ipynb #48e3bee4
 def _luma(c) -> float: return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 
+# %% ../nbs/01a_clean.ipynb #ec84a335
 def _text_alpha(text: str, font_file: str, size: int, angle: float) -> np.ndarray:
     "The ink of `text` (float alpha in [0, 1]) drawn at `size` px and turned by `angle` degrees, cropped to its ink."
     font = ImageFont.truetype(font_file, size)
@@ -51,6 +55,7 @@ def _text_alpha(text: str, font_file: str, size: int, angle: float) -> np.ndarra
     ys, xs = np.nonzero(a > 0.02)
     return a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
 
+# %% ../nbs/01a_clean.ipynb #ff5888d0
 def _stroke_alpha(rng, shape, width: int) -> np.ndarray:
     "A smooth marker-like curve (a quadratic Bezier through three random points), anti-aliased, as alpha in [0, 1]."
     h, w = shape
@@ -58,9 +63,11 @@ def _stroke_alpha(rng, shape, width: int) -> np.ndarray:
     t = np.linspace(0, 1, 40)[:, None]
     curve = (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t ** 2 * p[2]
     layer = np.zeros((h * 4, w * 4), np.uint8)   # drawn at 4x and shrunk: soft edges like a felt tip
-    cv2.polylines(layer, [np.round(curve * 4).astype(np.int32).reshape(-1, 1, 2)], False, 255, thickness=4 * width, lineType=cv2.LINE_AA)
+    cv2.polylines(layer, [np.round(curve * 4).astype(np.int32).reshape(-1, 1, 2)], False, 255, thickness=4 * width,
+                  lineType=cv2.LINE_AA)
     return cv2.resize(layer, (w, h), interpolation=cv2.INTER_AREA).astype(float) / 255
 
+# %% ../nbs/01a_clean.ipynb #0c43547c
 def _ink_for(rng, img: np.ndarray, where: np.ndarray, grey: bool, min_contrast: float) -> tuple:
     names = ['black', 'white'] if grey else list(INKS)
     ink = INKS[names[int(rng.integers(len(names)))]]
@@ -70,27 +77,58 @@ def _ink_for(rng, img: np.ndarray, where: np.ndarray, grey: bool, min_contrast: 
         ink = INKS['black'] if _luma(under) > 128 else INKS['white']
     return ink
 
-def overlay_text(image, rng, n_text: tuple = (1, 3), n_strokes: tuple = (0, 1), size: tuple = (0.07, 0.14),
-                 angle: tuple = (-40, 40), length: tuple = (3, 9), stroke_width: tuple = (0.012, 0.03),
-                 grey: bool = False, min_contrast: float = 70.0, opacity: tuple = (0.85, 1.0), tries: int = 30) -> tuple[np.ndarray, list[dict]]:
+# %% ../nbs/01a_clean.ipynb #c4bb1ab5
+def _random_item(kind: str, rng, shape: tuple, attempt: int, size: tuple, angle: tuple, length: tuple,
+                 stroke_width: tuple) -> tuple[str, np.ndarray] | None:
+    ("One random string or marker stroke placed on an image of `shape`: (text, alpha), or None when the string does "
+     "not fit; a string shrinks by 10 % every fifth `attempt`.")
+    h, w = shape
+    if kind != 'text':
+        return '', _stroke_alpha(rng, (h, w), max(2, int(round(rng.uniform(*stroke_width) * min(h, w)))))
+    s = ''.join(rng.choice(list(TEXT_CHARS), int(rng.integers(length[0], length[1] + 1))))
+    px = max(10, int(round(rng.uniform(*size) * min(h, w) * 0.9 ** (attempt // 5))))
+    a = _text_alpha(s, _font_file(TEXT_FONTS[int(rng.integers(len(TEXT_FONTS)))], bool(rng.integers(2))),
+                    px, float(rng.uniform(*angle)))
+    if a.shape[0] >= h or a.shape[1] >= w: return None
+    y, x = int(rng.integers(0, h - a.shape[0] + 1)), int(rng.integers(0, w - a.shape[1] + 1))
+    alpha = np.zeros((h, w)); alpha[y:y + a.shape[0], x:x + a.shape[1]] = a
+    return s, alpha
+
+# %% ../nbs/01a_clean.ipynb #4886bf00
+def _item_record(kind: str, text: str, ink: np.ndarray) -> dict:
+    "What `overlay_text` reports of one item: its kind and text, the rotated box around its ink, its box, its ink."
+    poly = cv2.boxPoints(cv2.minAreaRect(np.argwhere(ink)[:, ::-1].astype(np.float32)))
+    ys, xs = np.nonzero(ink)
+    return dict(kind=kind, text=text, polygon=poly.round(1).tolist(),
+                box=(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), ink=ink)
+
+# %% ../nbs/01a_clean.ipynb #47738128
+def overlay_text(image, # the clean image: a path, a PIL image or a uint8 array, grey or RGB
+                 rng, # a `np.random.Generator`: the same seed draws the same writing
+                 n_text: tuple = (1, 3), # (min, max) number of strings, both included
+                 n_strokes: tuple = (0, 1), # (min, max) number of marker strokes, both included
+                 size: tuple = (0.07, 0.14), # (min, max) font size, a share of the shorter side (at least 10 px)
+                 angle: tuple = (-40, 40), # (min, max) turn of a string, degrees counter-clockwise
+                 length: tuple = (3, 9), # (min, max) characters of a string (from `TEXT_CHARS`), both included
+                 stroke_width: tuple = (0.012, 0.03), # (min, max) a share of the shorter side (at least 2 px)
+                 grey: bool = False, # black or white ink only, and a grey image stays grey (else it becomes RGB)
+                 min_contrast: float = 70.0, # ink nearer its surface than this (RGB distance/√3) turns black or white
+                 opacity: tuple = (0.85, 1.0), # (min, max) opacity an item is blended in at
+                 tries: int = 30, # placements tried per item (a string shrinks every fifth); the last may overlap
+                ) -> tuple[np.ndarray, list[dict]]:
     "Random strings and marker strokes drawn on `image`: (image, one dict per item: kind, text, polygon, box, ink)."
     img = _as_array(image)
     base = img if grey or img.ndim == 3 else np.repeat(img[..., None], 3, -1)
     out, (h, w) = base.astype(float), img.shape[:2]
     taken = np.zeros((h, w), bool)
-    kinds = ['text'] * int(rng.integers(n_text[0], n_text[1] + 1)) + ['stroke'] * int(rng.integers(n_strokes[0], n_strokes[1] + 1))
+    kinds = (['text'] * int(rng.integers(n_text[0], n_text[1] + 1))
+             + ['stroke'] * int(rng.integers(n_strokes[0], n_strokes[1] + 1)))
     items = []
     for kind in kinds:
         for attempt in range(tries):
-            if kind == 'text':
-                s = ''.join(rng.choice(list(TEXT_CHARS), int(rng.integers(length[0], length[1] + 1))))
-                px = max(10, int(round(rng.uniform(*size) * min(h, w) * 0.9 ** (attempt // 5))))   # smaller when it does not fit
-                a = _text_alpha(s, _font_file(TEXT_FONTS[int(rng.integers(len(TEXT_FONTS)))], bool(rng.integers(2))), px, float(rng.uniform(*angle)))
-                if a.shape[0] >= h or a.shape[1] >= w: continue
-                y, x = int(rng.integers(0, h - a.shape[0] + 1)), int(rng.integers(0, w - a.shape[1] + 1))
-                alpha = np.zeros((h, w)); alpha[y:y + a.shape[0], x:x + a.shape[1]] = a
-            else:
-                s, alpha = '', _stroke_alpha(rng, (h, w), max(2, int(round(rng.uniform(*stroke_width) * min(h, w)))))
+            drawn = _random_item(kind, rng, (h, w), attempt, size, angle, length, stroke_width)
+            if drawn is None: continue
+            s, alpha = drawn
             ink = alpha > 0.25
             if ink.sum() >= 10 and ((taken & ink).sum() == 0 or attempt == tries - 1): break
         else: continue
@@ -99,9 +137,7 @@ def overlay_text(image, rng, n_text: tuple = (1, 3), n_strokes: tuple = (0, 1), 
         a = alpha * rng.uniform(*opacity)
         if out.ndim == 2: out = out * (1 - a) + _luma(colour) * a
         else: out = out * (1 - a[..., None]) + colour * a[..., None]
-        poly = cv2.boxPoints(cv2.minAreaRect(np.argwhere(ink)[:, ::-1].astype(np.float32)))
-        ys, xs = np.nonzero(ink)
-        items.append(dict(kind=kind, text=s, polygon=poly.round(1).tolist(), box=(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), ink=ink))
+        items.append(_item_record(kind, s, ink))
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), items
 
 # %% ../nbs/01a_clean.ipynb #052c4b65
@@ -109,26 +145,31 @@ TEXT_ENGINES = ('rapidocr', 'easyocr')
 
 @functools.lru_cache(maxsize=None)
 def text_engine(engine: str = 'rapidocr', threads: int | None = None):
-    "The text detector `engine`, built once and cached: 'rapidocr' (offline: its models ship in its wheel) or 'easyocr' (downloads its weights)."
+    ("The text detector `engine`, built once and cached: 'rapidocr' (offline: its models ship in its wheel) or "
+     "'easyocr' (downloads its weights).")
     if engine not in TEXT_ENGINES: raise ValueError(f'engine must be one of {TEXT_ENGINES}, not {engine!r}')
     if engine == 'easyocr':
         try: import easyocr
         except ImportError as e:
-            raise ImportError("engine='easyocr' needs easyocr (pip install easyocr), and a network: it downloads its weights on first use. "
-                              "engine='rapidocr' works offline") from e
+            raise ImportError("engine='easyocr' needs easyocr (pip install easyocr), and a network: it downloads "
+                              "its weights on first use. engine='rapidocr' works offline") from e
         return easyocr.Reader(['en'], gpu=False, verbose=False)
     try: from rapidocr_onnxruntime import RapidOCR
     except ImportError as e:
-        raise ImportError('text detection needs rapidocr-onnxruntime (pip install rapidocr-onnxruntime; its ONNX models ship in the wheel)') from e
+        raise ImportError('text detection needs rapidocr-onnxruntime (pip install rapidocr-onnxruntime; '
+                          'its ONNX models ship in the wheel)') from e
     n = threads or int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count() or 1)
     return RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1)
 
+# %% ../nbs/01a_clean.ipynb #fb45f124
 def _region(polygon, score: float, kind: str = 'text', text: str = '') -> dict:
     p = np.asarray(polygon, float).reshape(-1, 2)
     return dict(kind=kind, polygon=p.round(1).tolist(), box=(int(np.floor(p[:, 0].min())), int(np.floor(p[:, 1].min())),
                 int(np.ceil(p[:, 0].max())), int(np.ceil(p[:, 1].max()))), score=round(float(score), 4), text=text)
 
-def _rapidocr_regions(eng, rgb: np.ndarray, min_score: float, limit_side: int, unclip: float, recognize: bool) -> list[dict]:
+# %% ../nbs/01a_clean.ipynb #88e6e971
+def _rapidocr_regions(eng, rgb: np.ndarray, min_score: float, limit_side: int, unclip: float,
+                      recognize: bool) -> list[dict]:
     from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
     det, (h, w) = eng.text_det, rgb.shape[:2]
     bgr = np.ascontiguousarray(rgb[..., ::-1])   # RapidOCR reads images the OpenCV way
@@ -145,11 +186,14 @@ def _rapidocr_regions(eng, rgb: np.ndarray, min_score: float, limit_side: int, u
         texts = [t for t, *_ in eng.text_rec(crops, False)[0]]
     return [_region(b, s, 'text', t) for (b, s), t in zip(kept, texts)]
 
+# %% ../nbs/01a_clean.ipynb #4cb2acba
 def _easyocr_regions(reader, rgb: np.ndarray, min_score: float, recognize: bool) -> list[dict]:
     return [_region(p, s, 'text', t if recognize else '') for p, t, s in reader.readtext(rgb) if s >= min_score]
 
+# %% ../nbs/01a_clean.ipynb #08b6b942
 def find_ink(image, min_chroma: float = 40.0, grey_limit: float = 6.0, min_area: int = 20) -> list[dict]:
-    "Coloured marker ink on a grey part: pieces whose CIELAB chroma is above `min_chroma` (none on grey images or coloured parts)."
+    ("Coloured marker ink on a grey part: pieces whose CIELAB chroma is above `min_chroma` (none on grey images or "
+     "coloured parts).")
     img = _as_array(image)
     if img.ndim == 2: return []
     lab = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2LAB).astype(float)
@@ -165,8 +209,16 @@ def find_ink(image, min_chroma: float = 40.0, grey_limit: float = 6.0, min_area:
         out.append(_region(contour.reshape(-1, 2), min(1.0, chroma[piece.astype(bool)].mean() / 100), 'ink'))
     return out
 
-def find_text(image, engine: str = 'rapidocr', min_score: float = 0.5, limit_side: int = 736, unclip: float = 1.6,
-              recognize: bool = False, ink: bool = True, threads: int | None = None) -> list[dict]:
+# %% ../nbs/01a_clean.ipynb #2bb0d2e8
+def find_text(image, # a path, a PIL image or a uint8 array, grey or RGB
+              engine: str = 'rapidocr', # 'rapidocr' (offline) or 'easyocr' (downloads its weights)
+              min_score: float = 0.5, # lowest detection score, in [0, 1], of a region kept
+              limit_side: int = 736, # a shorter side below this many px is scaled up to it first (RapidOCR only)
+              unclip: float = 1.6, # how far each found region is grown (DB's unclip ratio; RapidOCR only)
+              recognize: bool = False, # also read each region's `text` (slower)
+              ink: bool = True, # also find coloured marker ink on grey parts (`find_ink`)
+              threads: int | None = None, # RapidOCR's ONNX Runtime threads (None: `OMP_NUM_THREADS`, else every core)
+             ) -> list[dict]:
     "Text (and, with `ink`, coloured marker ink) in `image`: one dict per region: kind, polygon, box, score, text."
     img = _as_array(image)
     rgb = img if img.ndim == 3 else np.repeat(img[..., None], 3, -1)
@@ -182,24 +234,30 @@ def region_mask(shape, regions: list[dict]) -> np.ndarray:
     for r in regions: cv2.fillPoly(m, [np.round(np.asarray(r['polygon'], float)).astype(np.int32).reshape(-1, 1, 2)], 1)
     return m.astype(bool)
 
+# %% ../nbs/01a_clean.ipynb #8bbd6751
 def detection_scores(items: list[dict], regions: list[dict], shape, cover: float = 0.5, grow: int = 4) -> dict:
-    "Drawn `items` (from `overlay_text`) against found `regions`: counts for recall (items found) and precision (regions right)."
+    ("Drawn `items` (from `overlay_text`) against found `regions`: counts for recall (items found) and precision "
+     "(regions right).")
     found = region_mask(shape, regions)
-    truth = cv2.dilate(region_mask(shape, [i for i in items if i['kind'] == 'text']).astype(np.uint8) | np.any([i['ink'] for i in items], 0).astype(np.uint8)
+    truth = cv2.dilate(region_mask(shape, [i for i in items if i['kind'] == 'text']).astype(np.uint8)
+                       | np.any([i['ink'] for i in items], 0).astype(np.uint8)
                        if items else np.zeros(shape[:2], np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)).astype(bool)
     hit = [bool(found[i['ink']].mean() >= cover) for i in items]
-    right = [bool(truth[region_mask(shape, [r])].mean() >= cover) if region_mask(shape, [r]).any() else False for r in regions]
+    right = [bool(truth[region_mask(shape, [r])].mean() >= cover) if region_mask(shape, [r]).any() else False
+             for r in regions]
     out = dict(items=len(items), found=sum(hit), regions=len(regions), right=sum(right))
     for kind in ('text', 'stroke'):
         out[f'{kind}_items'] = sum(i['kind'] == kind for i in items)
         out[f'{kind}_found'] = sum(h for h, i in zip(hit, items) if i['kind'] == kind)
     return out
 
+# %% ../nbs/01a_clean.ipynb #a933428f
 def detection_summary(counts: list[dict]) -> dict:
     "Recall and precision over many images' `detection_scores` (each with its exact 95 % interval)."
     t = pd.DataFrame(counts).sum()
     out = {}
-    for name, k, n in (('recall', 'found', 'items'), ('precision', 'right', 'regions'), ('text_recall', 'text_found', 'text_items'),
+    for name, k, n in (('recall', 'found', 'items'), ('precision', 'right', 'regions'),
+                       ('text_recall', 'text_found', 'text_items'),
                        ('stroke_recall', 'stroke_found', 'stroke_items')):
         k, n = int(t.get(k, 0)), int(t.get(n, 0))
         lo, hi = binomial_ci(k, n) if n else (float('nan'), float('nan'))
@@ -211,6 +269,7 @@ def default_dilate(shape) -> int:
     "How far masks grow by default: 2 % of the image's longer side, 3 to 30 px."
     return int(np.clip(round(0.02 * max(shape[:2])), 3, 30))
 
+# %% ../nbs/01a_clean.ipynb #8c18b63e
 def text_mask(shape, regions: list[dict], dilate: int | None = None) -> np.ndarray:
     "The `regions` filled in a bool mask of `shape` and grown by `dilate` px (None: `default_dilate`)."
     m = region_mask(shape, regions).astype(np.uint8)
@@ -222,6 +281,7 @@ def text_mask(shape, regions: list[dict], dilate: int | None = None) -> np.ndarr
 # %% ../nbs/01a_clean.ipynb #931cf0f3
 INPAINT_METHODS = ('telea', 'ns', 'lama')
 
+# %% ../nbs/01a_clean.ipynb #b5050b21
 @functools.lru_cache(maxsize=4)
 def _lama_model(path: str):
     if path.lower().endswith('.onnx'):
@@ -232,8 +292,9 @@ def _lama_model(path: str):
 
 def lama_inpaint(image: np.ndarray, mask: np.ndarray, checkpoint) -> np.ndarray:
     "`image` filled in by LaMa on `mask` from a local TorchScript or ONNX `checkpoint` (RGB in [0, 1], mask 1 = fill)."
-    if not checkpoint: raise ValueError("method='lama' needs lama_checkpoint: the path of a local LaMa TorchScript (.pt) or ONNX (.onnx) file "
-                                       "(nothing is downloaded); method='telea' or 'ns' needs none")
+    if not checkpoint: raise ValueError("method='lama' needs lama_checkpoint: the path of a local LaMa TorchScript "
+                                       "(.pt) or ONNX (.onnx) file (nothing is downloaded); method='telea' or 'ns' "
+                                       "needs none")
     path = Path(checkpoint)
     if not path.is_file(): raise FileNotFoundError(f'no LaMa checkpoint at {path}')
     kind, model = _lama_model(str(path.resolve()))
@@ -245,7 +306,8 @@ def lama_inpaint(image: np.ndarray, mask: np.ndarray, checkpoint) -> np.ndarray:
         fixed = [d for d in ins[0].shape[2:] if isinstance(d, int)]
         size = (w, h) if len(fixed) < 2 else (fixed[1], fixed[0])
         xi = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).transpose(2, 0, 1)[None]
-        mi = (cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0).astype(np.float32)[None, None]
+        mi = (cv2.resize(mask.astype(np.uint8), size,
+                         interpolation=cv2.INTER_NEAREST) > 0).astype(np.float32)[None, None]
         y = model.run(None, {ins[0].name: np.ascontiguousarray(xi), ins[1].name: mi})[0][0].transpose(1, 2, 0)
         y = cv2.resize(y.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     else:
@@ -253,21 +315,25 @@ def lama_inpaint(image: np.ndarray, mask: np.ndarray, checkpoint) -> np.ndarray:
         ph, pw = -h % 8, -w % 8   # sides to a multiple of 8
         xp = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode='reflect' if min(h, w) > 8 else 'edge')
         mp = np.pad(m, ((0, 0), (0, 0), (0, ph), (0, pw)))
-        with torch.no_grad(): y = model(torch.from_numpy(xp), torch.from_numpy(mp))[0].float().numpy().transpose(1, 2, 0)[:h, :w]
+        with torch.no_grad(): y = model(torch.from_numpy(xp),
+                                        torch.from_numpy(mp))[0].float().numpy().transpose(1, 2, 0)[:h, :w]
     y = y * 255 if y.max() <= 1.5 else y   # [0, 1] or [0, 255] out
     y = np.clip(np.rint(y), 0, 255).astype(np.uint8)
     if image.ndim == 2: y = cv2.cvtColor(y, cv2.COLOR_RGB2GRAY)
     return np.where(mask[..., None] if image.ndim == 3 else mask, y, image)
 
+# %% ../nbs/01a_clean.ipynb #918cebe6
 def inpaint(image, mask: np.ndarray, method: str = 'telea', radius: int = 5, lama_checkpoint=None) -> np.ndarray:
-    "`image` (uint8, grey or RGB) with its `mask` pixels filled in: 'telea' or 'ns' (OpenCV), or 'lama' (a local checkpoint)."
+    ("`image` (uint8, grey or RGB) with its `mask` pixels filled in: 'telea' or 'ns' (OpenCV), or 'lama' (a local "
+     "checkpoint).")
     if method not in INPAINT_METHODS: raise ValueError(f'method must be one of {INPAINT_METHODS}, not {method!r}')
     img = _as_array(image)
     mask = np.asarray(mask, bool)
     if mask.shape != img.shape[:2]: raise ValueError(f'the mask is {mask.shape}, the image {img.shape[:2]}')
     if not mask.any(): return img.copy()
     if method == 'lama': return lama_inpaint(img, mask, lama_checkpoint)
-    out = cv2.inpaint(np.ascontiguousarray(img), mask.astype(np.uint8), radius, cv2.INPAINT_TELEA if method == 'telea' else cv2.INPAINT_NS)
+    out = cv2.inpaint(np.ascontiguousarray(img), mask.astype(np.uint8), radius,
+                      cv2.INPAINT_TELEA if method == 'telea' else cv2.INPAINT_NS)
     return np.where(mask[..., None] if img.ndim == 3 else mask, out, img)
 
 # %% ../nbs/01a_clean.ipynb #082e0089
@@ -280,7 +346,8 @@ def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))
 
 def image_quality(image, reference, region: np.ndarray | None = None) -> dict:
-    "PSNR (dB) and SSIM of `image` against `reference` over `region` (default: the whole image); RGB is compared per channel."
+    ("PSNR (dB) and SSIM of `image` against `reference` over `region` (default: the whole image); RGB is compared "
+     "per channel.")
     a, b = _as_array(image).astype(np.float64), _as_array(reference).astype(np.float64)
     if a.ndim != b.ndim: a, b = (x if x.ndim == 3 else np.repeat(x[..., None], 3, -1) for x in (a, b))
     if a.shape != b.shape: raise ValueError(f'image {a.shape} and reference {b.shape} differ in size')
@@ -291,16 +358,28 @@ def image_quality(image, reference, region: np.ndarray | None = None) -> dict:
     ssim = float(np.mean([_ssim_map(x.astype(np.float32), y.astype(np.float32))[region].mean() for x, y in chans]))
     return dict(psnr=float('inf') if mse == 0 else 10 * np.log10(255 ** 2 / mse), ssim=ssim)
 
+# %% ../nbs/01a_clean.ipynb #4a0a762f
 def truth_region(items: list[dict], shape, grow: int = 3) -> np.ndarray:
     "Where the drawn `items` are: text polygons and all ink, grown by `grow` px (what a remover must restore)."
-    m = region_mask(shape, [i for i in items if i['kind'] == 'text']) | np.any([i['ink'] for i in items], 0) if items else np.zeros(shape[:2], bool)
+    m = (region_mask(shape, [i for i in items if i['kind'] == 'text']) | np.any([i['ink'] for i in items], 0)
+         if items else np.zeros(shape[:2], bool))
     return cv2.dilate(m.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)).astype(bool)
 
 # %% ../nbs/01a_clean.ipynb #b94cef2d
-def clean_image(image, defect_mask: np.ndarray | None = None, engine: str = 'rapidocr', dilate: int | None = None, method: str = 'telea',
-                ink: bool = True, min_score: float = 0.5, limit_side: int = 736, recognize: bool = False,
-                lama_checkpoint=None, guard: int | None = None) -> tuple[np.ndarray, list[dict], dict]:
-    "Writing found in `image` and filled in, never over `defect_mask` grown by `guard` px: (cleaned image, regions, dict(near_defect, pixels))."
+def clean_image(image, # a path, a PIL image or a uint8 array, grey or RGB
+                defect_mask: np.ndarray | None = None, # the defect's (h, w) mask, never filled in (None: no defect)
+                engine: str = 'rapidocr', # 'rapidocr' (offline) or 'easyocr' (downloads its weights)
+                dilate: int | None = None, # px the writing's mask grows by (None: `default_dilate`, 3 to 30 px)
+                method: str = 'telea', # 'telea' or 'ns' (OpenCV), or 'lama' (needs `lama_checkpoint`)
+                ink: bool = True, # also remove coloured marker ink (`find_ink`)
+                min_score: float = 0.5, # lowest detection score, in [0, 1], of a region kept
+                limit_side: int = 736, # a shorter side below this many px is scaled up to it first (RapidOCR only)
+                recognize: bool = False, # also read each region's `text` (slower; says what was removed)
+                lama_checkpoint=None, # a local LaMa TorchScript (.pt) or ONNX (.onnx) file, for method='lama'
+                guard: int | None = None, # px around the defect also never filled (None: the same as `dilate`)
+               ) -> tuple[np.ndarray, list[dict], dict]:
+    ("Writing found in `image` and filled in, never over `defect_mask` grown by `guard` px: (cleaned image, regions, "
+     "dict(near_defect, pixels)).")
     img = _as_array(image)
     regions = find_text(img, engine, min_score, limit_side, recognize=recognize, ink=ink)
     d = default_dilate(img.shape) if dilate is None else int(dilate)
@@ -309,7 +388,8 @@ def clean_image(image, defect_mask: np.ndarray | None = None, engine: str = 'rap
     mask = text_mask(img.shape, regions, d)
     near = False
     if defect_mask is not None and np.asarray(defect_mask).any():
-        kept = cv2.dilate(np.asarray(defect_mask, np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))).astype(bool)
+        kept = cv2.dilate(np.asarray(defect_mask, np.uint8),
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))).astype(bool)
         near = bool((mask & kept).any())
         mask &= ~kept
     out = inpaint(img, mask, method, lama_checkpoint=lama_checkpoint) if mask.any() else img.copy()
@@ -325,21 +405,28 @@ def default_clean_dir(df: pd.DataFrame, **options) -> Path:
     key = json.dumps([_CLEAN_VERSION, str(df.attrs.get('root', '')), sorted(options.items())], default=str)
     return cache_dir('clean', hashlib.sha1(key.encode()).hexdigest()[:12])
 
+# %% ../nbs/01a_clean.ipynb #d3c758d9
 def _clean_name(path: str, root) -> Path:
-    "Where a source's copy goes under the destination: its path inside the dataset's folder, else a name from its full path."
+    ("Where a source's copy goes under the destination: its path inside the dataset's folder, else a name from its "
+     "full path.")
     p = Path(path)
-    if root and p.resolve().is_relative_to(Path(root).resolve()): return p.resolve().relative_to(Path(root).resolve()).with_suffix('.png')
+    if root and p.resolve().is_relative_to(Path(root).resolve()):
+        return p.resolve().relative_to(Path(root).resolve()).with_suffix('.png')
     return Path(f'{p.stem}_{hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:10]}.png')
 
+# %% ../nbs/01a_clean.ipynb #0e57f782
 def _describe(regions: list[dict]) -> str:
-    return '; '.join(f"{r['kind']} ({','.join(map(str, r['box']))}) {r['score']:.2f}" + (f" {r['text']!r}" if r.get('text') else '') for r in regions)
+    return '; '.join(f"{r['kind']} ({','.join(map(str, r['box']))}) {r['score']:.2f}"
+                     + (f" {r['text']!r}" if r.get('text') else '') for r in regions)
 
+# %% ../nbs/01a_clean.ipynb #2b3f7cd5
 def _save_png(a: np.ndarray, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     Image.fromarray(a).save(tmp, format='PNG')
     os.replace(tmp, path)   # atomic: a killed run never leaves half a file
 
+# %% ../nbs/01a_clean.ipynb #b0a9e49d
 def _clean_row(row, out: Path, options: dict) -> dict:
     src = Path(row['path'])
     st = src.stat()
@@ -347,7 +434,8 @@ def _clean_row(row, out: Path, options: dict) -> dict:
     meta = out.with_suffix('.json')
     if meta.exists():
         done = json.loads(meta.read_text())
-        if {k: done.get(k) for k in record} == json.loads(json.dumps(record)) and (not done['regions'] or out.exists()): return done
+        if ({k: done.get(k) for k in record} == json.loads(json.dumps(record))
+                and (not done['regions'] or out.exists())): return done
     mode = 'L' if row.get('mode', 'RGB') in _GREY_MODES else 'RGB'
     img = np.asarray(load_image(src, mode))
     defect = None
@@ -359,19 +447,47 @@ def _clean_row(row, out: Path, options: dict) -> dict:
     meta.parent.mkdir(parents=True, exist_ok=True); meta.write_text(json.dumps(done))
     return done
 
-def clean_index(df: pd.DataFrame, dest=None, splits=None, engine: str = 'rapidocr', dilate: int | None = None, method: str = 'telea',
-                ink: bool = True, min_score: float = 0.5, limit_side: int = 736, recognize: bool = False, lama_checkpoint=None,
-                guard: int | None = None, quiet: bool = False) -> pd.DataFrame:
+# %% ../nbs/01a_clean.ipynb #eb1d8e14
+def _outside_dataset(dest: Path, root) -> Path:
+    "`dest`, refused when it lies inside the dataset folder `root` (a later `scan` would index the copies)."
+    if root and dest.is_relative_to(Path(root).resolve()):
+        raise ValueError(f'dest {dest} is inside the dataset folder {root}: '
+                         'a later scan would index the cleaned copies as new images')
+    return dest
+
+# %% ../nbs/01a_clean.ipynb #cee027a5
+def _clean_columns(done: dict, target: Path, original: str) -> dict:
+    "The `CLEAN_COLUMNS` of one cleaned row: the copy (or the original, when nothing was found) and what was removed."
+    regions = done['regions']
+    return dict(clean_path=str(target) if done['pixels'] else original, text_regions=len(regions),
+                text_removed=_describe(regions), text_boxes=json.dumps(regions) if regions else '',
+                text_near_defect=bool(done['near_defect']))
+
+# %% ../nbs/01a_clean.ipynb #97c950a4
+def clean_index(df: pd.DataFrame, # the index (`scan`) whose usable images are cleaned
+                dest=None, # where the copies go, outside the dataset (None: a cache folder named after the options)
+                splits=None, # the splits whose rows are cleaned (None: every usable row)
+                engine: str = 'rapidocr', # 'rapidocr' (offline) or 'easyocr' (downloads its weights)
+                dilate: int | None = None, # px the writing's mask grows by (None: `default_dilate`, 3 to 30 px)
+                method: str = 'telea', # 'telea' or 'ns' (OpenCV), or 'lama' (needs `lama_checkpoint`)
+                ink: bool = True, # also remove coloured marker ink (`find_ink`)
+                min_score: float = 0.5, # lowest detection score, in [0, 1], of a region kept
+                limit_side: int = 736, # a shorter side below this many px is scaled up to it first (RapidOCR only)
+                recognize: bool = False, # also read the text removed, into `text_removed` (slower)
+                lama_checkpoint=None, # a local LaMa TorchScript (.pt) or ONNX (.onnx) file, for method='lama'
+                guard: int | None = None, # px around the defect also never filled (None: the same as `dilate`)
+                quiet: bool = False, # no progress output
+               ) -> pd.DataFrame:
     "The index with the writing removed from copies of its images (`CLEAN_COLUMNS` added); originals never touched."
     if engine not in TEXT_ENGINES: raise ValueError(f'engine must be one of {TEXT_ENGINES}, not {engine!r}')
     if method not in INPAINT_METHODS: raise ValueError(f'method must be one of {INPAINT_METHODS}, not {method!r}')
-    if method == 'lama' and not lama_checkpoint: raise ValueError("method='lama' needs lama_checkpoint (a local LaMa TorchScript or ONNX file)")
-    options = dict(version=_CLEAN_VERSION, engine=engine, dilate=dilate, method=method, ink=ink, min_score=min_score, limit_side=limit_side,
-                   recognize=recognize, lama_checkpoint=str(lama_checkpoint) if lama_checkpoint else None, guard=guard)
+    if method == 'lama' and not lama_checkpoint: raise ValueError("method='lama' needs lama_checkpoint "
+                                                                  "(a local LaMa TorchScript or ONNX file)")
+    options = dict(version=_CLEAN_VERSION, engine=engine, dilate=dilate, method=method, ink=ink, min_score=min_score,
+                   limit_side=limit_side, recognize=recognize,
+                   lama_checkpoint=str(lama_checkpoint) if lama_checkpoint else None, guard=guard)
     root = df.attrs.get('root')
-    dest = Path(dest or default_clean_dir(df, **options)).resolve()
-    if root and dest.is_relative_to(Path(root).resolve()):
-        raise ValueError(f'dest {dest} is inside the dataset folder {root}: a later scan would index the cleaned copies as new images')
+    dest = _outside_dataset(Path(dest or default_clean_dir(df, **options)).resolve(), root)
     out = df.copy()
     for c, v in zip(CLEAN_COLUMNS, ('', 0, '', '', False, '')): out[c] = v
     todo = usable(out).index if splits is None else usable(out).index[usable(out)['split'].isin(list(splits))]
@@ -379,19 +495,19 @@ def clean_index(df: pd.DataFrame, dest=None, splits=None, engine: str = 'rapidoc
         row = out.loc[i]
         target = dest / _clean_name(row['path'], root)
         try:
-            if target.resolve() == Path(row['path']).resolve(): raise ValueError('the copy would overwrite its original')
+            if target.resolve() == Path(row['path']).resolve(): raise ValueError('the copy would overwrite '
+                                                                                 'its original')
             done = _clean_row(row, target, options)
         except Exception as e:   # one bad file never stops the batch
             out.at[i, 'clean_error'] = f'{type(e).__name__}: {e}'; continue
-        regions = done['regions']
-        out.at[i, 'clean_path'] = str(target) if done['pixels'] else row['path']
-        out.at[i, 'text_regions'], out.at[i, 'text_removed'] = len(regions), _describe(regions)
-        out.at[i, 'text_boxes'], out.at[i, 'text_near_defect'] = json.dumps(regions) if regions else '', bool(done['near_defect'])
+        for c, v in _clean_columns(done, target, row['path']).items(): out.at[i, c] = v
     out.attrs = dict(df.attrs)
     return out
 
+# %% ../nbs/01a_clean.ipynb #5f043209
 def use_clean(df: pd.DataFrame) -> pd.DataFrame:
-    "The index with `path` replaced by `clean_path` where there is one (the original in `original_path`): train on the cleaned copies."
+    ("The index with `path` replaced by `clean_path` where there is one (the original in `original_path`): train on "
+     "the cleaned copies.")
     if 'clean_path' not in df: raise ValueError('the index has no clean_path column: run clean_index first')
     out = df.copy()
     out['original_path'] = out['path']
@@ -401,19 +517,28 @@ def use_clean(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 # %% ../nbs/01a_clean.ipynb #e2f69624
-def add_decoys(df: pd.DataFrame, dest=None, splits=('train', 'valid'), seed: int = 42, dilate: int | None = None, method: str = 'telea',
-               quiet: bool = False) -> pd.DataFrame:
-    "A cleaned index whose `splits` rows with nothing found get the same kind of filled-in patch (`decoy_of` names its donor)."
+def add_decoys(df: pd.DataFrame, # an index from `clean_index` (its `text_boxes` give the patches' shapes)
+               dest=None, # where the copies go, outside the dataset (None: a cache folder named after the options)
+               splits=('train', 'valid'), # the splits whose rows get patches and lend their shapes
+               seed: int = 42, # which cleaned row each patched row takes its shapes from
+               dilate: int | None = None, # px the copied shapes grow by (None: `default_dilate` of each image)
+               method: str = 'telea', # 'telea' or 'ns' (OpenCV; 'lama' is refused)
+               quiet: bool = False, # no progress output
+              ) -> pd.DataFrame:
+    ("A cleaned index whose `splits` rows with nothing found get the same kind of filled-in patch (`decoy_of` names "
+     "its donor).")
     if 'text_boxes' not in df: raise ValueError('the index has no text_boxes column: run clean_index first')
     if method not in INPAINT_METHODS[:2]: raise ValueError(f"method must be 'telea' or 'ns', not {method!r}")
     out = df.copy()
     out['decoy_of'] = ''
     ok = (out['clean_error'] == '') & out['split'].isin(list(splits)) & (out['problem'] == '')
     donors = out[ok & (out['text_regions'] > 0)]
-    if not len(donors): raise ValueError(f'no row of {tuple(splits)} had writing removed: there is nothing to copy a patch from')
+    if not len(donors): raise ValueError(f'no row of {tuple(splits)} had writing removed: '
+                                         'there is nothing to copy a patch from')
     dest = Path(dest or default_clean_dir(df, decoys=True, seed=seed, dilate=dilate, method=method)).resolve()
     root = df.attrs.get('root')
-    if root and dest.is_relative_to(Path(root).resolve()): raise ValueError(f'dest {dest} is inside the dataset folder {root}')
+    if root and dest.is_relative_to(Path(root).resolve()): raise ValueError(f'dest {dest} is inside '
+                                                                            f'the dataset folder {root}')
     rng = np.random.default_rng(seed)
     for i in progress(list(out.index[ok & (out['text_regions'] == 0)]), quiet, desc='decoy patches'):
         donor = donors.loc[donors.index[int(rng.integers(len(donors)))]]
@@ -422,7 +547,8 @@ def add_decoys(df: pd.DataFrame, dest=None, splits=('train', 'valid'), seed: int
             if not target.exists():
                 img = np.asarray(load_image(out.at[i, 'path'], 'L' if out.at[i, 'mode'] in _GREY_MODES else 'RGB'))
                 sx, sy = img.shape[1] / donor['width'], img.shape[0] / donor['height']
-                regions = [dict(r, polygon=(np.asarray(r['polygon']) * [sx, sy]).tolist()) for r in json.loads(donor['text_boxes'])]
+                regions = [dict(r, polygon=(np.asarray(r['polygon']) * [sx, sy]).tolist())
+                           for r in json.loads(donor['text_boxes'])]
                 _save_png(inpaint(img, text_mask(img.shape, regions, dilate), method), target)
         except Exception as e:
             out.at[i, 'clean_error'] = f'decoy: {type(e).__name__}: {e}'; continue
@@ -432,7 +558,8 @@ def add_decoys(df: pd.DataFrame, dest=None, splits=('train', 'valid'), seed: int
 
 # %% ../nbs/01a_clean.ipynb #1a0c44c3
 def plot_cleaning(df: pd.DataFrame, n: int = 4, cols: int = 2, size: float = 2.6):
-    "Before / after pairs of `n` cleaned rows of `df` (from `clean_index`) with the regions found drawn on the originals."
+    ("Before / after pairs of `n` cleaned rows of `df` (from `clean_index`) with the regions found drawn on the "
+     "originals.")
     import matplotlib.pyplot as plt
     rows = df[(df['text_regions'] > 0) & (df['clean_error'] == '')].head(n)
     if not len(rows): raise ValueError('no row of the index had writing removed')
@@ -442,13 +569,16 @@ def plot_cleaning(df: pd.DataFrame, n: int = 4, cols: int = 2, size: float = 2.6
     for k, r in enumerate(rows.itertuples()):
         before, after = axs[k // cols, 2 * (k % cols)], axs[k // cols, 2 * (k % cols) + 1]
         grey = getattr(r, 'mode', 'RGB') in _GREY_MODES
-        show = lambda ax, p: ax.imshow(load_image(p, 'L' if grey else 'RGB'), cmap='gray' if grey else None, vmin=0, vmax=255)
+        show = lambda ax, p: ax.imshow(load_image(p, 'L' if grey else 'RGB'), cmap='gray' if grey else None,
+                                       vmin=0, vmax=255)
         show(before, r.path); show(after, r.clean_path)
         for reg in json.loads(r.text_boxes):
             p = np.asarray(reg['polygon'])
             before.add_patch(plt.Polygon(p, fill=False, color='red' if reg['kind'] == 'text' else 'cyan', linewidth=1))
-        if isinstance(getattr(r, 'mask', ''), str) and r.mask: before.contour(load_mask(r.mask), [0.5], colors='yellow', linewidths=0.8)
-        before.set_title(f"{Path(r.path).name}: {r.text_regions} found" + (' (near defect)' if r.text_near_defect else ''), fontsize=8)
+        if isinstance(getattr(r, 'mask', ''), str) and r.mask: before.contour(load_mask(r.mask), [0.5],
+                                                                              colors='yellow', linewidths=0.8)
+        before.set_title(f"{Path(r.path).name}: {r.text_regions} found"
+                         + (' (near defect)' if r.text_near_defect else ''), fontsize=8)
         after.set_title('cleaned', fontsize=8)
     fig.tight_layout()
     return fig

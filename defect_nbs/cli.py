@@ -25,12 +25,14 @@ from .train import train_classifier, evaluate, plot_evaluation, export_classifie
 from .synth import SYNTHETIC_METHODS
 from .cam import split_maps, choose_threshold, localization_metrics
 from .segment import iou_threshold, pixel_metrics
-from .ensemble import rule_to_json, rule_from_json, choose_rule, bucket, bucket_rates, box_score, BucketRule, describe_rule, images_needed, BOUNDS, Stacker
+from .ensemble import (rule_to_json, rule_from_json, choose_rule, bucket, bucket_rates, box_score,
+                                 BucketRule, describe_rule, images_needed, BOUNDS, Stacker)
 from .anomaly import PatchCore, choose_border, image_score, quantile_threshold, evaluate_anomaly
 from .pipeline import inspect_images, cam_localizer
 from .export import onnx_metadata
 from .int8 import calibration_paths, INT8_WEIGHTS_ENV
-from .benchmark import deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info, recommend_format
+from .benchmark import (deploy_formats, preprocess_batch, benchmark, plot_benchmark, machine_info,
+                                  recommend_format)
 
 # %% auto #0
 __all__ = ['TRAIN_SECONDS_256', 'DEPLOY_COLUMNS', 'JOB_HEADS', 'SYNTHETIC_CHOICES', 'defect_widths', 'estimate_train_seconds',
@@ -41,8 +43,10 @@ __all__ = ['TRAIN_SECONDS_256', 'DEPLOY_COLUMNS', 'JOB_HEADS', 'SYNTHETIC_CHOICE
            'train_cli']
 
 # %% ../nbs/14_cli.ipynb #ec1d2c92
-TRAIN_SECONDS_256 = 0.10   # s per training image per epoch at 256 px, 2 CPU threads (AMD EPYC, EfficientNet-Lite0, valid pass included)
+# s per training image per epoch at 256 px, 2 CPU threads (AMD EPYC, EfficientNet-Lite0, valid pass included)
+TRAIN_SECONDS_256 = 0.10
 
+# %% ../nbs/14_cli.ipynb #49544af6
 def defect_widths(index: pd.DataFrame, max_masks: int = 300, seed: int = 0) -> pd.DataFrame:
     ("For (up to `max_masks`) usable Bad images with a mask: the image's long side and its defect's width (px, the "
      "diameter of the largest disc inside the mask; an even width counts one less).")
@@ -55,7 +59,8 @@ def defect_widths(index: pd.DataFrame, max_masks: int = 300, seed: int = 0) -> p
         try: m = load_mask(mask, (w, h))
         except Exception: continue              # an unreadable mask says nothing about defect sizes
         if not m.any(): continue
-        rows.append(dict(path=path, long_side=max(w, h), width=2 * float(ndimage.distance_transform_edt(m).max()) - 1))
+        rows.append(dict(path=path, long_side=max(w, h),
+                         width=2 * float(ndimage.distance_transform_edt(m).max()) - 1))
     return pd.DataFrame(rows, columns=['path', 'long_side', 'width'])
 
 # %% ../nbs/14_cli.ipynb #f8af73f2
@@ -64,7 +69,8 @@ def _round_up(x, step=32): return int(math.ceil(x / step) * step)
 # %% ../nbs/14_cli.ipynb #8060f515
 def estimate_train_seconds(n_train: int, size: int, epochs: int, threads: int = 2, freeze_early: bool = False) -> float:
     "Estimated CPU training time of `train_classifier` (one head-only epoch plus `epochs`), from `TRAIN_SECONDS_256`."
-    return TRAIN_SECONDS_256 * (size / 256) ** 2 * n_train * (epochs + 1) * (0.5 if freeze_early else 1) * max(1, 2 / threads)
+    return (TRAIN_SECONDS_256 * (size / 256) ** 2 * n_train * (epochs + 1) * (0.5 if freeze_early else 1)
+            * max(1, 2 / threads))
 
 # %% ../nbs/14_cli.ipynb #f3ff5b0e
 def _choose_resize(ok: pd.DataFrame, why: list) -> str:
@@ -72,12 +78,14 @@ def _choose_resize(ok: pd.DataFrame, why: list) -> str:
     aspect = (ok.width / ok.height.clip(lower=1)).astype(float)
     lo, hi = aspect.quantile(0.05), aspect.quantile(0.95)
     black = float(1 - np.minimum(aspect, 1 / aspect).median())
-    shapes = (f'the images all have about the same shape (width/height {lo:.2f} to {hi:.2f} for 90% of them)' if hi / lo <= 1.25 else
-              f'the shapes vary (width/height {lo:.2f} to {hi:.2f} for 90% of them), so each image is stretched differently, '
-              f'by up to {max(hi, 1 / lo):.1f}x')
+    shapes = (f'the images all have about the same shape (width/height {lo:.2f} to {hi:.2f} for 90% of them)'
+              if hi / lo <= 1.25 else
+              f'the shapes vary (width/height {lo:.2f} to {hi:.2f} for 90% of them), so each image is stretched '
+              f'differently, by up to {max(hi, 1 / lo):.1f}x')
     why.append(f'resize squish: {shapes}; every input pixel shows the part' +
                (f' (pad would leave {black:.0%} of the median image\'s input black)' if black >= 0.05 else '') +
-               '; measured on the magnetic-tile data, squish beat pad (test ROC-AUC 0.936 vs 0.855); crop can cut a defect off')
+               '; measured on the magnetic-tile data, squish beat pad (test ROC-AUC 0.936 vs 0.855); crop can cut a '
+               'defect off')
     return 'squish'
 
 # %% ../nbs/14_cli.ipynb #37fd000f
@@ -89,18 +97,22 @@ def _choose_size(ok: pd.DataFrame, min_defect_px: int, coverage: float, why: lis
     widths, cap = defect_widths(ok), int(np.clip(native, 96, 512))
     if not len(widths):
         size = int(np.clip(native, 96, 256))
-        why.append(f'size {size} px: no masks, so the defect sizes are unknown; the images\' own size (median long side '
-                   f'{long_side.median():.0f} px), at most 256 px (the size measured best on both real datasets)')
+        why.append(f'size {size} px: no masks, so the defect sizes are unknown; the images\' own size '
+                   f'(median long side {long_side.median():.0f} px), at most 256 px (the size measured best on both '
+                   'real datasets)')
         return size
-    need_each = min_defect_px * widths.long_side / widths.width        # input size at which each defect is min_defect_px wide
+    # input size at which each defect is min_defect_px wide
+    need_each = min_defect_px * widths.long_side / widths.width
     need = float(need_each.quantile(coverage))
     size = int(np.clip(_round_up(need), 96, cap))
-    why.append(f'size {size} px: {coverage:.0%} of the {len(widths)} Bad images with a mask keep their defect at least {min_defect_px} px '
-               f'wide at {need:.0f} px (defect width at full resolution: median {widths.width.median():.1f} px, thinnest tenth under '
-               f'{widths.width.quantile(0.1):.1f} px; images: median long side {long_side.median():.0f} px)')
+    why.append(f'size {size} px: {coverage:.0%} of the {len(widths)} Bad images with a mask keep their defect at '
+               f'least {min_defect_px} px wide at {need:.0f} px (defect width at full resolution: median '
+               f'{widths.width.median():.1f} px, thinnest tenth under {widths.width.quantile(0.1):.1f} px; images: '
+               f'median long side {long_side.median():.0f} px)')
     if _round_up(need) > cap:
-        why.append(f'the defects asked for {_round_up(need)} px, more than {"the images have" if cap == native else "the 512 px cap"} '
-                   f'({cap} px): {(need_each > cap).mean():.0%} of them stay under {min_defect_px} px wide')
+        why.append(f'the defects asked for {_round_up(need)} px, more than '
+                   f'{"the images have" if cap == native else "the 512 px cap"} ({cap} px): '
+                   f'{(need_each > cap).mean():.0%} of them stay under {min_defect_px} px wide')
     return size
 
 # %% ../nbs/14_cli.ipynb #32d7fae3
@@ -108,8 +120,8 @@ def _choose_epochs(n_train: int, bs: int, why: list) -> int:
     "About 300 optimizer steps, between 5 and 10 epochs."
     steps = math.ceil(n_train / bs)
     epochs = int(np.clip(math.ceil(300 / steps), 5, 10))
-    why.append(f'epochs {epochs}: {n_train} training images are {steps} optimizer steps per epoch at batch {bs}; about 300 steps, '
-               'between 5 and 10 epochs (the best epoch on valid is kept)')
+    why.append(f'epochs {epochs}: {n_train} training images are {steps} optimizer steps per epoch at batch {bs}; '
+               'about 300 steps, between 5 and 10 epochs (the best epoch on valid is kept)')
     return epochs
 
 # %% ../nbs/14_cli.ipynb #2f1bed7e
@@ -120,9 +132,9 @@ def _fit_cpu_budget(size: int, epochs: int, given: dict, est, train_minutes: flo
     while est(size, epochs) > budget and given['epochs'] is None and epochs > 5: epochs -= 1
     while est(size, epochs) > budget and given['size'] is None and size > 128: size -= 32
     if (size, epochs) != asked:
-        why.append(f'cut to {size} px and {epochs} epochs to fit the {train_minutes:g}-minute CPU training budget (the data asked for '
-                   f'{asked[0]} px and {asked[1]} epochs: about {est(*asked) / 60:.0f} min; pass --size/--epochs, a larger --train_minutes, '
-                   'or --freeze_early)')
+        why.append(f'cut to {size} px and {epochs} epochs to fit the {train_minutes:g}-minute CPU training budget '
+                   f'(the data asked for {asked[0]} px and {asked[1]} epochs: about {est(*asked) / 60:.0f} min; pass '
+                   '--size/--epochs, a larger --train_minutes, or --freeze_early)')
     if est(size, epochs) > budget:
         why.append(f'still over the {train_minutes:g}-minute CPU training budget: nothing left to cut' +
                    (' (given values are kept)' if given['size'] or given['epochs'] else ''))
@@ -145,7 +157,8 @@ def choose_input(index: pd.DataFrame,
      "size, bounded for CPU training time; `why` says why.")
     ok = usable(index)
     if ok.empty: raise ValueError('the index has no usable image')
-    if resize is not None and resize not in RESIZE_MODES: raise ValueError(f'resize must be one of {RESIZE_MODES}, not {resize!r}')
+    if resize is not None and resize not in RESIZE_MODES:
+        raise ValueError(f'resize must be one of {RESIZE_MODES}, not {resize!r}')
     n_train = max(len(ok[ok.split == 'train'] if 'split' in ok else ok), 1)
     why, given = [], dict(size=size, resize=resize, epochs=epochs)
     if resize is None: resize = _choose_resize(ok, why)
@@ -159,19 +172,20 @@ def choose_input(index: pd.DataFrame,
     if getattr(device, 'type', str(device)) == 'cuda': why.append('training on a GPU: no CPU time bound')
     else:
         size, epochs = _fit_cpu_budget(size, epochs, given, est, train_minutes, why)
-        why.append(f'estimated CPU training time {est(size, epochs) / 60:.1f} min ({n_train} images, {threads} thread{"s" if threads != 1 else ""}'
-                   f'{", early layers frozen" if freeze_early else ""}; {TRAIN_SECONDS_256} s per image per epoch at 256 px, measured on AMD EPYC)')
+        why.append(f'estimated CPU training time {est(size, epochs) / 60:.1f} min ({n_train} images, {threads} '
+                   f'thread{"s" if threads != 1 else ""}{", early layers frozen" if freeze_early else ""}; '
+                   f'{TRAIN_SECONDS_256} s per image per epoch at 256 px, measured on AMD EPYC)')
     return dict(size=int(size), resize=resize, epochs=int(epochs), why=why, estimated_train_s=est(size, epochs),
                 given=[k for k, v in given.items() if v is not None])
 
 # %% ../nbs/14_cli.ipynb #6241e92a
 def _metrics_row(name, m) -> str:
-    return (f"| {name} | {m['roc_auc']:.3f} | {m['pr_auc']:.3f} | {m['accuracy']:.1%} | {m['recall']:.1%} | {m['precision']:.1%} | "
-            f"{m['fp']} | {m['fn']} |")
-
-_COUNTS = dict(escape=('escapes', 'n_bad'), false_reject=('false_rejects', 'n_good'), review=('reviews', 'n'))
+    return (f"| {name} | {m['roc_auc']:.3f} | {m['pr_auc']:.3f} | {m['accuracy']:.1%} | {m['recall']:.1%} | "
+            f"{m['precision']:.1%} | {m['fp']} | {m['fn']} |")
 
 # %% ../nbs/14_cli.ipynb #7cbed4ca
+_COUNTS = dict(escape=('escapes', 'n_bad'), false_reject=('false_rejects', 'n_good'), review=('reviews', 'n'))
+
 def _rate_cell(r: dict, name: str) -> str:
     "A rate with its count and exact two-sided interval, e.g. `0.0% (0 of 8; 95% CI 0.0–36.9%)`."
     k, m = r[_COUNTS[name][0]], r.get(_COUNTS[name][1], r['n'] - r['n_bad'])
@@ -184,23 +198,28 @@ def _evidence_notes(o: dict) -> list[str]:
     "What the validation split can and cannot show about the limits, and what the chosen rule did about it."
     v, rule, lvl, notes = o['valid'], _rule_of(o), o['valid']['level'], []
     for what, limit, have, upper, unit, never, never_txt in (
-            ('escape', o['max_escape'], v['n_bad'], v['escape_upper'], 'Bad', rule.never_good, 'never says good: every part it does not reject goes to review'),
-            ('false reject', o['max_false_reject'], v['n_good'], v['false_reject_upper'], 'good', rule.never_bad, 'never says bad: every part it does not pass goes to review')):
+            ('escape', o['max_escape'], v['n_bad'], v['escape_upper'], 'Bad', rule.never_good,
+             'never says good: every part it does not reject goes to review'),
+            ('false reject', o['max_false_reject'], v['n_good'], v['false_reject_upper'], 'good', rule.never_bad,
+             'never says bad: every part it does not pass goes to review')):
         a = 'an' if what[0] in 'aeiou' else 'a'
         if limit <= 0:
-            notes.append(f"{a.capitalize()} {what} limit of 0 cannot be shown by any number of images; only a rule that {never_txt.split(':')[0]} meets it for sure.")
+            notes.append(f"{a.capitalize()} {what} limit of 0 cannot be shown by any number of images; only a rule "
+                         f"that {never_txt.split(':')[0]} meets it for sure.")
             continue
         need = images_needed(limit, lvl)
         if have < need:
-            s = (f"**The validation split is too small to show {a} {what} rate of {limit:.1%} or less**: it has {have} {unit} images, and even with no "
-                 f"{what} among them they would show only ≤ {binomial_upper(0, have, lvl):.1%} (one-sided {lvl:.0%} upper bound); showing {limit:.1%} takes at "
-                 f"least {need} {unit} images with no {what} (more if there are any).")
+            s = (f"**The validation split is too small to show {a} {what} rate of {limit:.1%} or less**: it has "
+                 f"{have} {unit} images, and even with no {what} among them they would show only ≤ "
+                 f"{binomial_upper(0, have, lvl):.1%} (one-sided {lvl:.0%} upper bound); showing {limit:.1%} takes "
+                 f"at least {need} {unit} images with no {what} (more if there are any).")
             if o['bound'] == 'upper': s += f" Chosen on the upper bounds, the rule {never_txt}." if never else ''
-            else: s += f" The rule meets the limit on the valid estimate only; `--bound upper` holds it on the upper bound."
+            else: s += (f" The rule meets the limit on the valid estimate only; `--bound upper` holds it on the "
+                        f"upper bound.")
             notes.append(s)
         elif upper > limit:
-            notes.append(f"On valid, the {what} rate's one-sided {lvl:.0%} upper bound is {upper:.1%}, above the {limit:.1%} limit: it is met on the estimate only "
-                         f"(`--bound upper` holds it on the bound).")
+            notes.append(f"On valid, the {what} rate's one-sided {lvl:.0%} upper bound is {upper:.1%}, above the "
+                         f"{limit:.1%} limit: it is met on the estimate only (`--bound upper` holds it on the bound).")
     return notes
 
 # %% ../nbs/14_cli.ipynb #734e1654
@@ -210,88 +229,124 @@ def int8_description(q: dict) -> str:
     bits = '7-bit weights (reduce_range)' if q.get('reduce_range') else '8-bit weights'
     env = os.environ.get(INT8_WEIGHTS_ENV, '').strip()
     if env and env.lower() != 'auto': bits += f', as ${INT8_WEIGHTS_ENV}={env} asked'
-    elif q.get('reduce_range') and int8_saturates(q.get('quantized_on', '')): bits += ', the default on a CPU without VNNI'
+    elif q.get('reduce_range') and int8_saturates(q.get('quantized_on', '')):
+        bits += ', the default on a CPU without VNNI'
     kept = q.get('fp32_nodes') or []
-    return (f"static {q.get('format', 'QDQ')}, {q.get('method', '?')} calibration on {q.get('n_calibration', '?')} train images, {bits} "
-            f"({q.get('weights', '').split(' ')[-1] or 'per-channel'}), {q.get('activations', 'uint8')} activations, {len(kept)} node{'s' if len(kept) != 1 else ''} "
-            f"kept in FP32; quantized on a CPU with {q.get('quantized_on') or 'no AVX2'}")
+    return (f"static {q.get('format', 'QDQ')}, {q.get('method', '?')} calibration on {q.get('n_calibration', '?')} "
+            f"train images, {bits} ({q.get('weights', '').split(' ')[-1] or 'per-channel'}), "
+            f"{q.get('activations', 'uint8')} activations, {len(kept)} node{'s' if len(kept) != 1 else ''} kept in "
+            f"FP32; quantized on a CPU with {q.get('quantized_on') or 'no AVX2'}")
 
-_MASK_WORDS = dict(annotated='annotated mask files', polygon='masks drawn from polygon labels', box='weak masks drawn from box labels',
-                   **{'polygon+box': 'masks drawn from polygons and boxes (weak)', 'weak': 'weak masks (classical thresholding)'})
+# %% ../nbs/14_cli.ipynb #91b5df90
+_MASK_WORDS = dict(annotated='annotated mask files', polygon='masks drawn from polygon labels',
+                   box='weak masks drawn from box labels',
+                   **{'polygon+box': 'masks drawn from polygons and boxes (weak)',
+                      'weak': 'weak masks (classical thresholding)'})
 
 def _num(x, fmt='.3f') -> str: return 'n/a' if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
+
+# %% ../nbs/14_cli.ipynb #dd3dab12
+def _detector_lines(a: dict) -> list[str]:
+    "The report's lines on the good-only detector: its fit, its threshold, its test figures per defect type."
+    cfg, fi, th, t, rc = a['config'], a['fit_info'], a['threshold'], a['test'], a['test_recall']
+    tried = ', '.join(f"{float(k):.0%}: {v:.3f}" for k, v in a['border_table'].items())
+    border = ('' if not a['border_table'] else
+              f", leaving out a band of {cfg['border']:.0%} of the long side at each edge (chosen on valid by image "
+              f"AUROC: {tried})" if cfg['border'] else
+              f", over the whole image (no edge band: chosen on valid by image AUROC, {tried})")
+    return ["## Good-only detector, and fusion with the classifier", "",
+            f"PatchCore-style detector: {cfg['arch']} patch features at strides {'/'.join(map(str, cfg['strides']))}, "
+            f"{cfg['size']} px ({cfg['resize']}), fitted on the {fi['n_images']} good train images only in "
+            f"{fi['fit_s']:.1f} s; its bank holds {fi['bank_rows']} patches ({fi['bank_mb']:.1f} MB). Image score: the "
+            f"largest value of the smoothed map{border}. Threshold {th['threshold']:.4g}, chosen on valid's "
+            f"{th['n_good']} good images for ≤ {th['target']:.1%} false rejects (it flags "
+            f"{th['false_reject_rate']:.1%} of them). Saved with its preprocessing: `anomaly.safetensors`.", "",
+            "| test split | images (Bad) | image AUROC | pixel AUROC | AUPRO |", "|---|---|---|---|---|",
+            f"| all | {t['n']} ({t['n_bad']}) | {_num(t['image_auroc'])} | {_num(t['pixel_auroc'])} | "
+            f"{_num(t['aupro'])} |",
+            *[f"| {r['defect'] or '(no type)'} | {r['n']} ({r['n_bad']}) | {_num(r['image_auroc'])} | "
+              f"{_num(r['pixel_auroc'])} | {_num(r['aupro'])} |" for r in a['per_type']], "",
+            "Each defect type's row: its Bad test images against all good test images. At the threshold the detector "
+            f"flags {rc['rate']:.1%} of the Bad test images (95% CI {rc['low']:.1%}–{rc['high']:.1%}); scoring took "
+            f"{t['ms_per_image']:.1f} ms per image.", ""]
+
+# %% ../nbs/14_cli.ipynb #b4b30c9a
+def _fusion_lines(a: dict) -> list[str]:
+    "The report's table of the fused rules and its fused operating point (with the stacker's weights, if it won)."
+    L = ["Fused with the classifier; every rule chosen on valid for the same limits, reported on test:", "",
+         "| evidence | rule | valid review | test escape | test false reject | test review |",
+         "|---|---|---|---|---|---|"]
+    for q in a['points']:
+        if 'skipped' in q: L.append(f"| {q['name']} | not fitted: {q['skipped']} | | | | |"); continue
+        v, r = q['valid'], q['test']
+        L.append(f"| {q['name']}{' (fused operating point)' if q['name'] == a['chosen'] else ''} | {q['rule_text']} "
+                 f"| {_rate_cell(v, 'review')} | {_rate_cell(r, 'escape')} | {_rate_cell(r, 'false_reject')} | "
+                 f"{_rate_cell(r, 'review')} |")
+    st = next((q for q in a['points'] if 'weights' in q), None)
+    L += ["", f"**Fused operating point: {a['chosen']}** (the least review on valid). "
+          + ("The stacker's weights (log-odds per standard deviation): "
+             f"{', '.join(f'{k} {v:+.2f}' for k, v in st['weights'].items())}; its rule was chosen on "
+             f"{st['folds']}-fold out-of-fold probabilities of valid. " if st else '')
+          + "The test inspection folder (`inspection/`) keeps the classifier's own rule.", ""]
+    return L
+
+# %% ../nbs/14_cli.ipynb #19b934a2
+def _fusion_warning(a: dict) -> list[str]:
+    "A warning when the fused operating point misses the escape or false-reject limit on test."
+    pick = next(q for q in a['points'] if q['name'] == a['chosen'])['test']
+    over = [f"its {w} rate ({pick[k + '_rate']:.1%}, {pick[c]} of {pick[n]}) is above the {a[lim]:.1%} limit"
+            for w, k, c, n, lim in (('escape', 'escape', 'escapes', 'n_bad', 'max_escape'),
+                                    ('false-reject', 'false_reject', 'false_rejects', 'n_good', 'max_false_reject'))
+            if lim in a and pick[k + '_rate'] > a[lim]]
+    return [f"**On test, the fused operating point misses a limit**: {' and '.join(over)}. Valid met it on "
+            "the estimate, which its size cannot show (see the notes on the validation split above); "
+            "`--bound upper` holds the limits on the upper bounds.", ""] if over else []
 
 # %% ../nbs/14_cli.ipynb #078fbcad
 def _anomaly_section(a: dict) -> list[str]:
     "The report's section on the good-only detector and its fusion with the classifier."
-    cfg, fi, th, t, rc = a['config'], a['fit_info'], a['threshold'], a['test'], a['test_recall']
-    tried = ', '.join(f"{float(k):.0%}: {v:.3f}" for k, v in a['border_table'].items())
-    border = ('' if not a['border_table'] else
-              f", leaving out a band of {cfg['border']:.0%} of the long side at each edge (chosen on valid by image AUROC: {tried})" if cfg['border'] else
-              f", over the whole image (no edge band: chosen on valid by image AUROC, {tried})")
-    L = ["## Good-only detector, and fusion with the classifier", "",
-         f"PatchCore-style detector: {cfg['arch']} patch features at strides {'/'.join(map(str, cfg['strides']))}, {cfg['size']} px ({cfg['resize']}), "
-         f"fitted on the {fi['n_images']} good train images only in {fi['fit_s']:.1f} s; its bank holds {fi['bank_rows']} patches ({fi['bank_mb']:.1f} MB). "
-         f"Image score: the largest value of the smoothed map{border}. Threshold {th['threshold']:.4g}, chosen on valid's {th['n_good']} good images "
-         f"for ≤ {th['target']:.1%} false rejects (it flags {th['false_reject_rate']:.1%} of them). Saved with its preprocessing: `anomaly.safetensors`.", "",
-         "| test split | images (Bad) | image AUROC | pixel AUROC | AUPRO |", "|---|---|---|---|---|",
-         f"| all | {t['n']} ({t['n_bad']}) | {_num(t['image_auroc'])} | {_num(t['pixel_auroc'])} | {_num(t['aupro'])} |",
-         *[f"| {r['defect'] or '(no type)'} | {r['n']} ({r['n_bad']}) | {_num(r['image_auroc'])} | {_num(r['pixel_auroc'])} | {_num(r['aupro'])} |" for r in a['per_type']], "",
-         f"Each defect type's row: its Bad test images against all good test images. At the threshold the detector flags {rc['rate']:.1%} of the Bad test images "
-         f"(95% CI {rc['low']:.1%}–{rc['high']:.1%}); scoring took {t['ms_per_image']:.1f} ms per image.", "",
-         "Fused with the classifier; every rule chosen on valid for the same limits, reported on test:", "",
-         "| evidence | rule | valid review | test escape | test false reject | test review |", "|---|---|---|---|---|---|"]
-    for q in a['points']:
-        if 'skipped' in q: L.append(f"| {q['name']} | not fitted: {q['skipped']} | | | | |"); continue
-        v, r = q['valid'], q['test']
-        L.append(f"| {q['name']}{' (fused operating point)' if q['name'] == a['chosen'] else ''} | {q['rule_text']} | {_rate_cell(v, 'review')} | "
-                 f"{_rate_cell(r, 'escape')} | {_rate_cell(r, 'false_reject')} | {_rate_cell(r, 'review')} |")
-    st = next((q for q in a['points'] if 'weights' in q), None)
-    L += ["", f"**Fused operating point: {a['chosen']}** (the least review on valid). "
-          + (f"The stacker's weights (log-odds per standard deviation): {', '.join(f'{k} {v:+.2f}' for k, v in st['weights'].items())}; its rule was chosen on "
-             f"{st['folds']}-fold out-of-fold probabilities of valid. " if st else '')
-          + "The test inspection folder (`inspection/`) keeps the classifier's own rule.", ""]
-    pick = next(q for q in a['points'] if q['name'] == a['chosen'])['test']
-    over = [f"its {w} rate ({pick[k + '_rate']:.1%}, {pick[c]} of {pick[n]}) is above the {a[lim]:.1%} limit"
-            for w, k, c, n, lim in (('escape', 'escape', 'escapes', 'n_bad', 'max_escape'), ('false-reject', 'false_reject', 'false_rejects', 'n_good', 'max_false_reject'))
-            if lim in a and pick[k + '_rate'] > a[lim]]
-    if over: L += [f"**On test, the fused operating point misses a limit**: {' and '.join(over)}. Valid met it on the estimate, which its size cannot "
-                   "show (see the notes on the validation split above); `--bound upper` holds the limits on the upper bounds.", ""]
-    return L
+    return _detector_lines(a) + _fusion_lines(a) + _fusion_warning(a)
 
 # %% ../nbs/14_cli.ipynb #ce37e400
 def _report_header(d: dict, m: dict) -> list[str]:
     "The report's opening: the data, its masks and splits, the positive class, the machine."
     ct = d.get('clean_text')
     return [f"# Inspection report", "",
-         f"Data: `{d['root']}` ({d['layout']} layout): {d['images']} files, {d['usable']} usable ({d['problems']} recorded in "
-         f"`analysis/problems.csv`); near-duplicates {'grouped at ' + str(d['dedupe']) if d['dedupe'] else 'not grouped'}.",
-         (f"Masks: {', '.join(f'{n} {_MASK_WORDS.get(k, k)}' for k, n in d['mask_sources'].items())} (Bad images). " if d.get('mask_sources') else
+         f"Data: `{d['root']}` ({d['layout']} layout): {d['images']} files, {d['usable']} usable ({d['problems']} "
+         "recorded in `analysis/problems.csv`); near-duplicates "
+         f"{'grouped at ' + str(d['dedupe']) if d['dedupe'] else 'not grouped'}.",
+         (f"Masks: {', '.join(f'{n} {_MASK_WORDS.get(k, k)}' for k, n in d['mask_sources'].items())} "
+          "(Bad images). " if d.get('mask_sources') else
           "No masks: the classifier decides alone. ") +
-         f"Splits (images, of which Bad): train {d['train']}, valid {d['valid']}, test {d['test']}. **Bad is the positive class.** "
-         "Thresholds and calibration are chosen on valid; every figure is on the test split unless it says valid.",
-         f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}, "
-         f"onnxruntime {m['onnxruntime']}.", ""] + ([
-        f"Writing removed before training and inspection (`clean_index`, offline OCR and marker ink, inpainted): {ct['images']} images "
-        f"with {ct['regions']} regions; {ct['near_defect']} flagged near a defect mask (not inpainted there); {ct['errors']} not cleaned.", ""]
+         f"Splits (images, of which Bad): train {d['train']}, valid {d['valid']}, test {d['test']}. **Bad is the "
+         "positive class.** Thresholds and calibration are chosen on valid; every figure is on the test split "
+         "unless it says valid.",
+         f"Machine: {m['cpu']} ({m['isa'] or 'no AVX2'}), {m['threads']} thread{'s' if m['threads'] != 1 else ''}, "
+         f"torch {m['torch']}, onnxruntime {m['onnxruntime']}.", ""] + ([
+        "Writing removed before training and inspection (`clean_index`, offline OCR and marker ink, inpainted): "
+        f"{ct['images']} images with {ct['regions']} regions; {ct['near_defect']} flagged near a defect mask (not "
+        f"inpainted there); {ct['errors']} not cleaned.", ""]
         if ct else [])
 
 # %% ../nbs/14_cli.ipynb #469976b0
 def _classifier_section(c: dict) -> list[str]:
     "The classifier: recipe, calibration, threshold, synthetic data, why this input, and its test metrics."
     L = ["## Classifier", "",
-         f"{c['arch']}, {c['head']} head, {c['size']} px ({c.get('resize', 'squish')}), {c['epochs']} epochs"
-         f"{' (layers before stride 8 frozen)' if c.get('freeze_early') else ''}, trained in {c['train_seconds']:.0f} s. "
-         f"Temperature {c['temperature']:.3f} (test ECE {c['ece_before']:.3f} before, {c['ece_after']:.3f} after); "
-         f"threshold {c['threshold']:.4f}, chosen on valid for {c['target_recall']:.0%} Bad recall.", ""]
+         f"{c['arch']}, {c['head']} head, {c['size']} px ({c.get('resize', 'squish')}), {c['epochs']} "
+         f"epochs{' (layers before stride 8 frozen)' if c.get('freeze_early') else ''}, trained in "
+         f"{c['train_seconds']:.0f} s. Temperature {c['temperature']:.3f} (test ECE {c['ece_before']:.3f} before, "
+         f"{c['ece_after']:.3f} after); threshold {c['threshold']:.4f}, chosen on valid for {c['target_recall']:.0%} "
+         "Bad recall.", ""]
     sy = c.get('synthetic') or {}
     if sy.get('method', 'none') != 'none':
-        L += [f"Training also saw {sy['images']} synthetic Bad images ({sy['method']}, {sy['per_bad']:g} per real train Bad image), made from "
-              "train images only and added to the train split; valid and test are real images only.", ""]
+        L += [f"Training also saw {sy['images']} synthetic Bad images ({sy['method']}, {sy['per_bad']:g} per real "
+              "train Bad image), made from train images only and added to the train split; valid and test are real "
+              "images only.", ""]
     if c.get('input_why'):
         L += ["Input size, resize mode and epochs (`choose_input`; `--size`, `--resize`, `--epochs` override it):", "",
               *[f"- {w}" for w in c['input_why']], ""]
-    return L + ["| test split | ROC-AUC | PR-AUC | accuracy | Bad recall | Bad precision | false positives | false negatives |",
+    return L + ["| test split | ROC-AUC | PR-AUC | accuracy | Bad recall | Bad precision | false positives | "
+                "false negatives |",
                 "|---|---|---|---|---|---|---|---|",
                 _metrics_row('at the valid-chosen threshold', c['test']), _metrics_row('at 0.5', c['test_at_half']), "",
                 "Curves, confusion matrix and reliability diagram: `evaluation.png`.", ""]
@@ -301,19 +356,22 @@ def _localization_section(z: dict, d: dict) -> list[str]:
     ("The map against the masks: pixel and box figures, a warning for weak masks, and the segmentation figures of a "
      "`segment` head.")
     L = ["## Localization against the masks", "",
-         f"The model's {z['method']}, its threshold ({z['threshold']:.3g}) chosen on valid by pixel F1; test images with a mask, and the good ones.", "",
-         *([f"**{d['weak_masks']} of the {sum(d['mask_sources'].values())} masks are weak** (drawn from boxes, not outlines): the map learned "
-            "from them and is scored against them, so the pixel figures measure overlap with boxes, not with the defects' true shapes.", ""]
+         f"The model's {z['method']}, its threshold ({z['threshold']:.3g}) chosen on valid by pixel F1; test images "
+         "with a mask, and the good ones.", "",
+         *([f"**{d['weak_masks']} of the {sum(d['mask_sources'].values())} masks are weak** (drawn from boxes, not "
+            "outlines): the map learned from them and is scored against them, so the pixel figures measure overlap "
+            "with boxes, not with the defects' true shapes.", ""]
            if d.get('weak_masks') else []),
-         "| pixel AUROC | pixel AP | pointing game | box accuracy at IoU 0.5 | MaxBoxAcc (IoU 0.3 / 0.5 / 0.7) | good images with a box "
-         "| Bad images with a box |",
+         "| pixel AUROC | pixel AP | pointing game | box accuracy at IoU 0.5 | MaxBoxAcc (IoU 0.3 / 0.5 / 0.7) | "
+         "good images with a box | Bad images with a box |",
          "|---|---|---|---|---|---|---|",
-         f"| {z['pixel_auroc']:.3f} | {z['pixel_ap']:.3f} | {z['pointing_game']:.1%} | {z['box_acc_iou50']:.1%} | {z['max_box_acc']:.1%} "
-         f"({z['max_box_acc_iou30']:.0%} / {z['max_box_acc_iou50']:.0%} / {z['max_box_acc_iou70']:.0%}) | {z['good_with_box']:.1%} "
-         f"| {z['bad_with_box']:.1%} |", ""]
+         f"| {z['pixel_auroc']:.3f} | {z['pixel_ap']:.3f} | {z['pointing_game']:.1%} | {z['box_acc_iou50']:.1%} | "
+         f"{z['max_box_acc']:.1%} ({z['max_box_acc_iou30']:.0%} / {z['max_box_acc_iou50']:.0%} / "
+         f"{z['max_box_acc_iou70']:.0%}) | {z['good_with_box']:.1%} | {z['bad_with_box']:.1%} |", ""]
     if 'defect_iou' in z:
-        L += [f"As a segmentation (probability threshold {z['pixel_threshold']:.2f}, chosen on valid by IoU): defect IoU {z['defect_iou']:.3f}, "
-              f"Dice {z['dice']:.3f}, pixel precision {z['pixel_precision']:.1%}, pixel recall {z['pixel_recall']:.1%}.", ""]
+        L += [f"As a segmentation (probability threshold {z['pixel_threshold']:.2f}, chosen on valid by IoU): defect "
+              f"IoU {z['defect_iou']:.3f}, Dice {z['dice']:.3f}, pixel precision {z['pixel_precision']:.1%}, pixel "
+              f"recall {z['pixel_recall']:.1%}.", ""]
     return L
 
 # %% ../nbs/14_cli.ipynb #9da34157
@@ -323,22 +381,28 @@ def _bucket_section(o: dict) -> list[str]:
     lvl = o['valid']['level']
     on = 'the observed rates' if o['bound'] == 'estimate' else f"the one-sided {lvl:.0%} upper bounds of its rates"
     L = ["## Good / bad / review", "",
-         f"Localizer: {o['localizer']}. Rule chosen on valid so that {on} are within escape ≤ {o['max_escape']:.1%} and false rejects ≤ "
-         f"{o['max_false_reject']:.1%}, with the least review: {describe_rule(_rule_of(o), o['has_localizer'])}.", "",
-         f"| split | escape rate (Bad passed as good) | false-reject rate (good rejected) | review rate |", "|---|---|---|---|"]
-    L += [f"| {s} | {_rate_cell(o[s], 'escape')} | {_rate_cell(o[s], 'false_reject')} | {_rate_cell(o[s], 'review')} |" for s in ('valid', 'test')]
-    L += ["", f"Intervals: exact (Clopper-Pearson) two-sided {lvl:.0%}. A rule that never says good cannot let a Bad part escape, so its escape "
-          "interval is 0 whatever the number of images (and likewise false rejects for a rule that never says bad).", ""]
+         f"Localizer: {o['localizer']}. Rule chosen on valid so that {on} are within escape ≤ {o['max_escape']:.1%} "
+         f"and false rejects ≤ {o['max_false_reject']:.1%}, with the least review: "
+         f"{describe_rule(_rule_of(o), o['has_localizer'])}.", "",
+         f"| split | escape rate (Bad passed as good) | false-reject rate (good rejected) | review rate |",
+         "|---|---|---|---|"]
+    L += [f"| {s} | {_rate_cell(o[s], 'escape')} | {_rate_cell(o[s], 'false_reject')} | "
+          f"{_rate_cell(o[s], 'review')} |" for s in ('valid', 'test')]
+    L += ["", f"Intervals: exact (Clopper-Pearson) two-sided {lvl:.0%}. A rule that never says good cannot let a Bad "
+          "part escape, so its escape interval is 0 whatever the number of images (and likewise false rejects for a "
+          "rule that never says bad).", ""]
     for note in _evidence_notes(o): L += [note, ""]
     return L
 
 # %% ../nbs/14_cli.ipynb #2b1ec49e
 def _inspection_note(o: dict) -> list[str]:
-    return [f"Every test image with its bucket and reason: `inspection/results.csv`; annotated copies in `inspection/good|bad|review/` "
-            f"({o['images_per_second']:.1f} images/s).", ""]
+    return ["Every test image with its bucket and reason: `inspection/results.csv`; annotated copies in "
+            f"`inspection/good|bad|review/` ({o['images_per_second']:.1f} images/s).", ""]
 
-_NO_DEPLOYMENT = ["## Deployment", "", "Not run: `train_job` (`defect_nbs_train`) stops at the operating point. `defect_nbs_job` with the same "
-                  "options (`--config config.yaml`, the options this run saved) also exports, times and compares the deployment formats.", ""]
+# %% ../nbs/14_cli.ipynb #091c705b
+_NO_DEPLOYMENT = ["## Deployment", "", "Not run: `train_job` (`defect_nbs_train`) stops at the operating point. "
+                  "`defect_nbs_job` with the same options (`--config config.yaml`, the options this run saved) also "
+                  "exports, times and compares the deployment formats.", ""]
 
 def _deployment_section(dep: dict) -> list[str]:
     ("The recommended format and why, and every format's latency, size, accuracy "
@@ -347,16 +411,20 @@ def _deployment_section(dep: dict) -> list[str]:
     ref = dep['formats'][0]['format']
     L = ["## Deployment", "",
          f"**Recommended: {rec['format']}.** {rec['reason']}", "",
-         f"INT8: {dep['int8']}. Parity of ONNX FP32 with PyTorch was checked on {dep['parity_images']} test images before timing. "
-         f"Every format was timed on the same preprocessed test images, {dep['formats'][0].get('n_calls', '?')} calls each at batch 1 in "
-         f"interleaved rounds; latency is the p50 (median) with its distribution-free 95% interval, and the speed-up is the ratio of p50s. "
-         f"Agreement: the share of the {rec['n_test']} test decisions (at the valid-chosen threshold) that are the same as {ref}'s.", "",
-         f"| format | p50 ms at batch 1 (95% CI) | speed-up: {ref} p50 / p50 | MB | test accuracy | agreement with {ref} (test decisions) |",
+         f"INT8: {dep['int8']}. Parity of ONNX FP32 with PyTorch was checked on {dep['parity_images']} test images "
+         "before timing. Every format was timed on the same preprocessed test images, "
+         f"{dep['formats'][0].get('n_calls', '?')} calls each at batch 1 in interleaved rounds; latency is the p50 "
+         "(median) with its distribution-free 95% interval, and the speed-up is the ratio of p50s. Agreement: the "
+         f"share of the {rec['n_test']} test decisions (at the valid-chosen threshold) that are the same as "
+         f"{ref}'s.", "",
+         f"| format | p50 ms at batch 1 (95% CI) | speed-up: {ref} p50 / p50 | MB | test accuracy | agreement with "
+         f"{ref} (test decisions) |",
          "|---|---|---|---|---|---|"]
     for r in dep['formats']:
         ci = f" ({r['p50_lo_ms']:.2f}–{r['p50_hi_ms']:.2f})" if 'p50_lo_ms' in r else ''
-        L.append(f"| {r['format']}{' (recommended)' if r['format'] == rec['format'] else ''} | {r['p50_ms']:.2f}{ci} | {r['speedup']:.1f}x | "
-                 f"{r['size_mb']:.1f} | {r['accuracy']:.1%} | {r['decision_agreement']:.1%} |")
+        L.append(f"| {r['format']}{' (recommended)' if r['format'] == rec['format'] else ''} | {r['p50_ms']:.2f}{ci} "
+                 f"| {r['speedup']:.1f}x | {r['size_mb']:.1f} | {r['accuracy']:.1%} | "
+                 f"{r['decision_agreement']:.1%} |")
     return L + ["", "Batch sweep and GFLOP/s: `benchmark.csv`, `benchmark.png`.", ""]
 
 # %% ../nbs/14_cli.ipynb #c23cdd2e
@@ -376,10 +444,13 @@ def _fused_rule_text(rule: BucketRule) -> str:
     bad = 'never bad' if rule.never_bad else f'bad if fused P(Bad) ≥ {rule.bad_above:.4g}'
     return f'{good}; {bad}; review otherwise'
 
+# %% ../nbs/14_cli.ipynb #46861417
 def _detector_rule_text(rule: BucketRule) -> str:
     if rule.never_good and rule.never_bad: return 'review every image'
-    good = 'never good' if rule.never_good else f"good if P(Bad) < {rule.good_below:.4g} and the detector's score < {rule.clear:.4g}"
-    bad = 'never bad' if rule.never_bad else f"bad if P(Bad) ≥ {rule.bad_above:.4g} and the detector's score ≥ {rule.found_at:.4g}"
+    good = ('never good' if rule.never_good else
+            f"good if P(Bad) < {rule.good_below:.4g} and the detector's score < {rule.clear:.4g}")
+    bad = ('never bad' if rule.never_bad else
+           f"bad if P(Bad) ≥ {rule.bad_above:.4g} and the detector's score ≥ {rule.found_at:.4g}")
     return f'{good}; {bad}; review otherwise'
 
 # %% ../nbs/14_cli.ipynb #da3906ee
@@ -399,22 +470,35 @@ def fit_detector(index: pd.DataFrame, valid_rows: pd.DataFrame, size: int, max_f
     return det, borders, a_val, th
 
 # %% ../nbs/14_cli.ipynb #f96c60d9
-def _stacker_point(valid: dict, a_val, vrows, p_test, s_test, a_test, y_test, max_escape, max_false_reject, bound) -> dict:
+def _stacker_point(valid: dict, a_val, vrows, p_test, s_test, a_test, y_test,
+                   max_escape, max_false_reject, bound) -> dict:
     ("The stacker's operating point: logistic regression on valid (out-of-fold), its rule chosen on the out-of-fold "
      "P(Bad).")
     names = ['logit P(Bad)'] + ([] if s_test is None else ['defect-map score']) + ['log detector score']
-    feats = lambda p, s, a: np.c_[tuple([log_odds(p)] + ([] if s is None else [np.asarray(s, float)]) + [np.log1p(np.asarray(a, float))])]
+    feats = lambda p, s, a: np.c_[tuple([log_odds(p)] + ([] if s is None else [np.asarray(s, float)])
+                                        + [np.log1p(np.asarray(a, float))])]
     try:
-        st = Stacker(names).fit(feats(valid['p'], valid['score'], a_val), vrows.label, vrows['group'] if 'group' in vrows else None)
+        st = Stacker(names).fit(feats(valid['p'], valid['score'], a_val), vrows.label,
+                                vrows['group'] if 'group' in vrows else None)
     except ValueError as e: return dict(name='stacker', skipped=str(e))
     r3 = choose_rule(st.oof, vrows.label, None, max_escape, max_false_reject, bound=bound)
-    return dict(name='stacker: ' + ', '.join(names), rule_text=_fused_rule_text(r3), weights=st.weights, folds=st.n_folds,
-                valid=bucket_rates(bucket(st.oof, rule=r3).bucket, vrows.label, rule=r3),
+    return dict(name='stacker: ' + ', '.join(names), rule_text=_fused_rule_text(r3), weights=st.weights,
+                folds=st.n_folds, valid=bucket_rates(bucket(st.oof, rule=r3).bucket, vrows.label, rule=r3),
                 test=bucket_rates(bucket(st.predict(feats(p_test, s_test, a_test)), rule=r3).bucket, y_test, rule=r3))
 
 # %% ../nbs/14_cli.ipynb #632f5d89
-def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid: dict, test_results: pd.DataFrame, classifier_point: dict,
-                    max_escape: float = 0.005, max_false_reject: float = 0.01, bound: str = 'estimate', quiet: bool = True) -> dict:
+def detector_fusion(index: pd.DataFrame,            # the index; `PatchCore` fits on its train split's good images
+                    rows: dict,                     # the usable 'valid' and 'test' rows, by split (`train_steps`)
+                    size: int,                      # the detector's input size (px)
+                    out: Path,                      # the detector is saved here (anomaly.safetensors)
+                    valid: dict,                    # valid P(Bad) 'p' and defect-map 'score' (`job_operating_point`)
+                    test_results: pd.DataFrame,     # the classifier's test results (`job_operating_point`)
+                    classifier_point: dict,         # its operating point (`job_operating_point`), the first compared
+                    max_escape: float = 0.005,      # largest tolerated share of Bad parts passed as good (valid)
+                    max_false_reject: float = 0.01, # largest share of good parts rejected (valid), the detector's too
+                    bound: str = 'estimate',        # limits on valid rates ('estimate') or 95% upper bounds ('upper')
+                    quiet: bool = True,             # no progress bars
+                   ) -> dict:
     ("Fit `PatchCore` on the train split's good images, choose its border and threshold on valid, measure it on test, "
      "and fuse it with the classifier (rule and stacker, chosen on valid).")
     vrows, trows = rows['valid'], rows['test']
@@ -426,63 +510,82 @@ def detector_fusion(index: pd.DataFrame, rows: dict, size: int, out: Path, valid
     p_test, s_test = res.p_bad.to_numpy(float), None if valid['score'] is None else res.defect_score.to_numpy(float)
     y_test = trows.label
     flagged, bad = a_test >= th['threshold'], label_to_int(y_test) == 1
-    recall = dict(zip(('low', 'high'), binomial_ci(int((flagged & bad).sum()), int(bad.sum()))), rate=float((flagged & bad).sum() / max(bad.sum(), 1)))
+    recall = dict(zip(('low', 'high'), binomial_ci(int((flagged & bad).sum()), int(bad.sum()))),
+                  rate=float((flagged & bad).sum() / max(bad.sum(), 1)))
     r2 = choose_rule(valid['p'], vrows.label, a_val, max_escape, max_false_reject, bound=bound)
     points = [dict(name='classifier and its defect map' if classifier_point['has_localizer'] else 'classifier alone',
-                   rule_text=classifier_point['rule_text'], valid=classifier_point['valid'], test=classifier_point['test']),
+                   rule_text=classifier_point['rule_text'], valid=classifier_point['valid'],
+                   test=classifier_point['test']),
               dict(name='rule: classifier and detector', rule_text=_detector_rule_text(r2),
                    valid=bucket_rates(bucket(valid['p'], a_val, r2).bucket, vrows.label, rule=r2),
                    test=bucket_rates(bucket(p_test, a_test, r2).bucket, y_test, rule=r2)),
               _stacker_point(valid, a_val, vrows, p_test, s_test, a_test, y_test, max_escape, max_false_reject, bound)]
     ranked = [q for q in points if 'valid' in q]
-    chosen = min(range(len(ranked)), key=lambda i: (ranked[i]['valid']['review_rate'], i))   # ties: the simpler one, listed first
+    # ties: the simpler one, listed first
+    chosen = min(range(len(ranked)), key=lambda i: (ranked[i]['valid']['review_rate'], i))
     return dict(config=det.config, fit_info=det.fit_info, border_table=borders['table'], threshold=th, test=overall,
                 per_type=per_type.to_dict('records'), test_recall=recall, points=points, chosen=ranked[chosen]['name'],
                 max_escape=max_escape, max_false_reject=max_false_reject)
 
 # %% ../nbs/14_cli.ipynb #f9426922
 def job_data(root: Path, out: Path, dedupe: float | None = None, clean_text: bool = False) -> tuple[pd.DataFrame, dict]:
-    ("The index of `root` (split, near-duplicates grouped at `dedupe`; with `clean_text`, every split's paths on text-free "
-     "copies in `out/clean`) and the report's description of it; the analysis goes to `out/analysis`; `DataProblem` without a usable image.")
+    ("The index of `root` (split, near-duplicates grouped at `dedupe`; with `clean_text`, every split's paths on "
+     "text-free copies in `out/clean`) and the report's description of it; the analysis goes to `out/analysis`; "
+     "`DataProblem` without a usable image.")
     index = scan(root, dedupe=dedupe or False, quiet=True)
     if usable(index).empty:
         first = index.iloc[0]
-        raise DataProblem(f"no usable image in {root}: {len(index)} found, none usable (the first: {Path(first.path).name}: "
-                          f"{first.get('problem', '') or 'unusable'})")
+        raise DataProblem(f"no usable image in {root}: {len(index)} found, none usable (the first: "
+                          f"{Path(first.path).name}: {first.get('problem', '') or 'unusable'})")
     analysis_report(root, out / 'analysis', quiet=True)
     if clean_text: index = use_clean(clean_index(index, dest=out / 'clean', quiet=True))
     ok = usable(index)
     masked = ok[(ok.label == BAD) & (ok['mask'].fillna('') != '')]
-    sources = masked['mask_source'].replace('', 'annotated') if 'mask_source' in masked else pd.Series('annotated', masked.index)
+    sources = (masked['mask_source'].replace('', 'annotated') if 'mask_source' in masked
+               else pd.Series('annotated', masked.index))
     mask_sources = sources.value_counts()
     count = lambda s: f"{int((ok.split == s).sum())} ({int(((ok.split == s) & (ok.label == BAD)).sum())})"
-    data = dict(root=str(root), layout=index.attrs.get('layout', ''), images=len(index), usable=len(ok), problems=len(index) - len(ok),
-                dedupe=dedupe, train=count('train'), valid=count('valid'), test=count('test'),
+    data = dict(root=str(root), layout=index.attrs.get('layout', ''), images=len(index), usable=len(ok),
+                problems=len(index) - len(ok), dedupe=dedupe, train=count('train'), valid=count('valid'),
+                test=count('test'),
                 mask_sources={k: int(v) for k, v in mask_sources.items()},
                 weak_masks=int(mask_sources[mask_sources.index.isin(WEAK_MASK_SOURCES)].sum()))
-    if clean_text: data['clean_text'] = dict(images=int((index.text_regions > 0).sum()), regions=int(index.text_regions.sum()),
-                                             near_defect=int(index.text_near_defect.sum()), errors=int((index.clean_error != '').sum()))
+    if clean_text: data['clean_text'] = dict(images=int((index.text_regions > 0).sum()),
+                                             regions=int(index.text_regions.sum()),
+                                             near_defect=int(index.text_near_defect.sum()),
+                                             errors=int((index.clean_error != '').sum()))
     return index, data
 
 # %% ../nbs/14_cli.ipynb #0d3e4c8b
-def job_classifier(index: pd.DataFrame, out: Path, head: str, choice: dict, target_recall: float = 0.99, freeze_early: bool = False,
-                   synthetic: str = 'none', synthetic_per_bad: float = 1.0, quiet: bool = False, title: str = '',
-                   tensorboard: str | None = None) -> tuple:
+def job_classifier(index: pd.DataFrame,            # the index (train, valid and test splits)
+                   out: Path,                      # evaluation.png, model.safetensors and train_images/ go here
+                   head: str,                      # 'linear' or 'segment' (a defect map trained on the masks)
+                   choice: dict,                   # `choose_input`'s result: size, resize, epochs and why
+                   target_recall: float = 0.99,    # Bad recall the threshold is chosen for (on valid)
+                   freeze_early: bool = False,     # keep the layers before stride 8 frozen (about 2x faster)
+                   synthetic: str = 'none',        # synthetic Bad train images: one of `SYNTHETIC_CHOICES`
+                   synthetic_per_bad: float = 1.0, # synthetic images per real train Bad image
+                   quiet: bool = False,            # no progress bars
+                   title: str = '',                # title of evaluation.png
+                   tensorboard: str | None = None, # TensorBoard log folder; None: no logs
+                  ) -> tuple:
     ("Train, evaluate and save the classifier: (the saved model read back, its `Evaluation`, the report's description "
      "of it).")
     import matplotlib.pyplot as plt
     size, resize, epochs = choice['size'], choice['resize'], choice['epochs']
-    learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early, quiet=quiet,
-                             synthetic=synthetic, synthetic_per_bad=synthetic_per_bad, balance_dir=out / 'train_images',
+    learn = train_classifier(index, head=head, size=size, resize=resize, epochs=epochs, freeze_early=freeze_early,
+                             quiet=quiet, synthetic=synthetic, synthetic_per_bad=synthetic_per_bad,
+                             balance_dir=out / 'train_images',
                              tensorboard=None if tensorboard is None else str(tensorboard))
     n_synthetic = int((learn.index.get('synthetic', pd.Series('', learn.index.index)).fillna('') != '').sum())
     ev = evaluate(learn, index, target_recall)
     plot_evaluation(ev, title).savefig(out / 'evaluation.png', dpi=90)
     plt.close('all')
     model = load_model(export_classifier(learn, out / 'model.safetensors', ev))
-    described = dict(arch=model.config['arch'], head=head, size=size, resize=resize, epochs=epochs, input_why=choice['why'],
-                     input_given=choice['given'], estimated_train_s=choice['estimated_train_s'],
-                     freeze_early=freeze_early, train_seconds=learn.train_seconds,
+    described = dict(arch=model.config['arch'], head=head, size=size, resize=resize, epochs=epochs,
+                     input_why=choice['why'], input_given=choice['given'],
+                     estimated_train_s=choice['estimated_train_s'], freeze_early=freeze_early,
+                     train_seconds=learn.train_seconds,
                      synthetic=dict(method=synthetic, per_bad=synthetic_per_bad, images=n_synthetic),
                      temperature=ev.temperature, threshold=ev.threshold, target_recall=target_recall, test=ev.test,
                      test_at_half=ev.test_at_half, ece_before=ev.ece['before'], ece_after=ev.ece['after'])
@@ -500,12 +603,21 @@ def job_localization(model, index: pd.DataFrame, head: str) -> dict:
         vp, tp = ([expit(h) for h in maps] for maps in (vh, th))
         pixel_threshold = iou_threshold(vp, vm)
         seg = pixel_metrics(tp, tm, pixel_threshold)
-        localization.update(pixel_threshold=pixel_threshold, **{k: seg[k] for k in ('defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
+        localization.update(pixel_threshold=pixel_threshold,
+                            **{k: seg[k] for k in ('defect_iou', 'dice', 'pixel_precision', 'pixel_recall')})
     return localization
 
 # %% ../nbs/14_cli.ipynb #b18acfe4
-def job_operating_point(model, ev, rows: dict, localization: dict | None, out: Path, max_escape: float = 0.005,
-                        max_false_reject: float = 0.01, bound: str = 'estimate', quiet: bool = False) -> tuple[dict, dict, pd.DataFrame]:
+def job_operating_point(model,                          # the classifier (`load_model`)
+                        ev,                             # its `Evaluation` (the temperature calibrates P(Bad))
+                        rows: dict,                     # the usable 'valid' and 'test' rows, by split
+                        localization: dict | None,      # `job_localization`'s (map threshold); None: classifier alone
+                        out: Path,                      # the test split's inspection goes to out/inspection
+                        max_escape: float = 0.005,      # largest tolerated share of Bad parts passed as good (valid)
+                        max_false_reject: float = 0.01, # largest tolerated share of good parts rejected (valid)
+                        bound: str = 'estimate',        # 'estimate' (valid rates) or 'upper' (their 95% bounds)
+                        quiet: bool = False,            # no progress bar
+                       ) -> tuple[dict, dict, pd.DataFrame]:
     ("The rule chosen on valid and its rates on valid and test: (the report's operating point, valid P(Bad) and "
      "scores, test results).")
     localizer, where = None, 'none (the data has no masks): the classifier decides alone'
@@ -517,7 +629,8 @@ def job_operating_point(model, ev, rows: dict, localization: dict | None, out: P
     p_val = apply_temperature(p_bad(model.predict(ims)), ev.temperature)
     s_val = None if localizer is None else np.array([box_score(r) for r in localizer(ims)])
     rule = choose_rule(p_val, rows['valid'].label, s_val, max_escape, max_false_reject, bound=bound)
-    rep = inspect_images(list(rows['test'].path), model, out / 'inspection', localizer, rule, annotate=True, resume=False, quiet=quiet)
+    rep = inspect_images(list(rows['test'].path), model, out / 'inspection', localizer, rule, annotate=True,
+                         resume=False, quiet=quiet)
     truth = dict(zip(rows['test'].path.astype(str), rows['test'].label))
     point = dict(localizer=where, has_localizer=localizer is not None, bound=bound,
                  rule=rule_to_json(rule),
@@ -528,24 +641,36 @@ def job_operating_point(model, ev, rows: dict, localization: dict | None, out: P
     return point, dict(p=p_val, score=s_val), rep.results
 
 # %% ../nbs/14_cli.ipynb #14884223
-DEPLOY_COLUMNS = ['format', 'precision', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'n_calls', 'speedup', 'size_mb', 'accuracy',
-                  'decision_agreement', 'n_test', 'max_p_bad_diff', 'parity_flag']
+DEPLOY_COLUMNS = ['format', 'precision', 'p50_ms', 'p50_lo_ms', 'p50_hi_ms', 'n_calls', 'speedup', 'size_mb',
+                  'accuracy', 'decision_agreement', 'n_test', 'max_p_bad_diff', 'parity_flag']
 
-def job_deployment(model, ev, index: pd.DataFrame, test_rows: pd.DataFrame, out: Path, threads: int = 2, title: str = '') -> dict:
+def job_deployment(model,                   # the classifier (`load_model`), exported to every format
+                   ev,                      # its `Evaluation`: the threshold and temperature of the decisions
+                   index: pd.DataFrame,     # INT8 calibration (train) and NNCF accuracy-control (valid) images
+                   test_rows: pd.DataFrame, # the usable test rows, timed and scored (the first 16: FP32 parity)
+                   out: Path,               # deploy/, benchmark.csv and benchmark.png go here
+                   threads: int = 2,        # CPU threads of every runtime
+                   title: str = '',         # title of benchmark.png (default: the CPU and threads)
+                  ) -> dict:
     "Export, time and compare every deployment format on the test split; the report's deployment figures."
     import matplotlib.pyplot as plt
     check = [load_image(p, model.preprocess.mode) for p in test_rows.path[:16]]
-    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check, keep_fp32='stride2',
-                             valid_images=calibration_paths(index, 1000, split='valid'))   # valid: NNCF's accuracy control
+    # valid: NNCF's accuracy control
+    formats = deploy_formats(model, out / 'deploy', calibration_paths(index, 64), threads=threads, check_images=check,
+                             keep_fp32='stride2', valid_images=calibration_paths(index, 1000, split='valid'))
     X, pre_ms = preprocess_batch(test_rows.path, model.preprocess)
-    table = benchmark(formats, X, test_rows.label, threshold=ev.threshold, temperature=ev.temperature, batch_sizes=(1, 8),
-                      threads=threads, gflops_per_image=model_stats(model)['gflops'], quiet=True, preprocess_ms=pre_ms, split='test')
+    table = benchmark(formats, X, test_rows.label, threshold=ev.threshold, temperature=ev.temperature,
+                      batch_sizes=(1, 8), threads=threads, gflops_per_image=model_stats(model)['gflops'], quiet=True,
+                      preprocess_ms=pre_ms, split='test')
     table.to_csv(out / 'benchmark.csv', index=False)
     plot_benchmark(table, title).savefig(out / 'benchmark.png', dpi=90); plt.close('all')
-    quantization = json.loads(onnx_metadata(out / 'deploy' / 'model_int8.onnx').get('quantization', '{}'))   # what quantize_int8 did
+    # what quantize_int8 did
+    quantization = json.loads(onnx_metadata(out / 'deploy' / 'model_int8.onnx').get('quantization', '{}'))
     cols = [c for c in DEPLOY_COLUMNS if c in table]
-    return dict(int8=int8_description(quantization) + " (`keep_fp32='stride2'`: every stride-2 layer and the head in FP32)", quantization=quantization,
-                parity_images=len(check), min_agreement=0.99, formats=table[table.batch_size == 1][cols].to_dict('records'),
+    return dict(int8=int8_description(quantization)
+                + " (`keep_fp32='stride2'`: every stride-2 layer and the head in FP32)",
+                quantization=quantization, parity_images=len(check), min_agreement=0.99,
+                formats=table[table.batch_size == 1][cols].to_dict('records'),
                 recommended=recommend_format(table, 0.99))
 
 # %% ../nbs/14_cli.ipynb #1f2375a0
@@ -555,6 +680,7 @@ def write_report(figures: dict, out: Path) -> Path:
     (out / 'report.md').write_text(job_report(figures))
     return out / 'report.md'
 
+# %% ../nbs/14_cli.ipynb #5ca0353d
 def write_config(options: dict, out: Path) -> Path:
     "The options of a run as `out/config.yaml` (paths as text), in the order given; its path."
     plain = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
@@ -565,31 +691,51 @@ def write_config(options: dict, out: Path) -> Path:
 JOB_HEADS = ('linear', 'segment')
 SYNTHETIC_CHOICES = ('none', *SYNTHETIC_METHODS, 'dcgan')
 
-def check_job_options(root=None, head: str | None = None, size: int | None = None, epochs: int | None = None, resize: str | None = None,
-                      bound: str = 'estimate', synthetic: str = 'none', synthetic_per_bad: float = 1.0, threads: int = 2,
-                      train_minutes: float = 20.0, dedupe: float | None = None, target_recall: float = 0.99, max_escape: float = 0.005,
-                      max_false_reject: float = 0.01, tensorboard: str | None = None, **_) -> None:
-    "Raise `ValueError` (`FileNotFoundError` for a missing `root`) naming the first option the job cannot use; other options are ignored."
+def check_job_options(root=None,                      # dataset folder, must exist; None: the built-in dataset
+                      head: str | None = None,        # classifier head, one of `JOB_HEADS`; None: from the data
+                      size: int | None = None,        # input size (px), at least 32; None: chosen from the data
+                      epochs: int | None = None,      # epochs after the head-only one, at least 1; None: chosen
+                      resize: str | None = None,      # one of `RESIZE_MODES`; None: chosen from the image shapes
+                      bound: str = 'estimate',        # limits on valid rates or upper bounds: one of `BOUNDS`
+                      synthetic: str = 'none',        # synthetic Bad train images: one of `SYNTHETIC_CHOICES`
+                      synthetic_per_bad: float = 1.0, # synthetic images per real train Bad image, above 0
+                      threads: int = 2,               # CPU threads, at least 1
+                      train_minutes: float = 20.0,    # CPU training-time budget (minutes), above 0
+                      dedupe: float | None = None,    # near-duplicate similarity, above 0 and at most 1; None: off
+                      target_recall: float = 0.99,    # Bad recall the threshold is chosen for, above 0 and at most 1
+                      max_escape: float = 0.005,      # largest share of Bad passed as good, at least 0 and at most 1
+                      max_false_reject: float = 0.01, # largest share of good rejected, at least 0 and at most 1
+                      tensorboard: str | None = None, # TensorBoard log folder; needs the `tensorboard` extra
+                      **_,                            # any other option: not checked
+                     ) -> None:
+    ("Raise `ValueError` (`FileNotFoundError` for a missing `root`) naming the first option the job cannot use; other "
+     "options are ignored.")
     if root is not None and not Path(root).is_dir(): raise FileNotFoundError(f'root: no such folder: {root}')
-    choices = dict(head=(head, JOB_HEADS), resize=(resize, RESIZE_MODES), bound=(bound, BOUNDS), synthetic=(synthetic, SYNTHETIC_CHOICES))
+    choices = dict(head=(head, JOB_HEADS), resize=(resize, RESIZE_MODES), bound=(bound, BOUNDS),
+                   synthetic=(synthetic, SYNTHETIC_CHOICES))
     for name, (value, allowed) in choices.items():
-        if value is not None and value not in allowed: raise ValueError(f'{name} must be one of {allowed}, not {value!r}')
+        if value is not None and value not in allowed:
+            raise ValueError(f'{name} must be one of {allowed}, not {value!r}')
     lowest = dict(size=(size, 32, 'px'), epochs=(epochs, 1, ''), threads=(threads, 1, ''))
     for name, (value, low, unit) in lowest.items():
-        if value is not None and value < low: raise ValueError(f'{name} must be at least {low}{" " + unit if unit else ""}, not {value}')
-    within = dict(synthetic_per_bad=(synthetic_per_bad, 0, math.inf, False), train_minutes=(train_minutes, 0, math.inf, False),
+        if value is not None and value < low:
+            raise ValueError(f'{name} must be at least {low}{" " + unit if unit else ""}, not {value}')
+    within = dict(synthetic_per_bad=(synthetic_per_bad, 0, math.inf, False),
+                  train_minutes=(train_minutes, 0, math.inf, False),
                   dedupe=(dedupe, 0, 1, False), target_recall=(target_recall, 0, 1, False),
                   max_escape=(max_escape, 0, 1, True), max_false_reject=(max_false_reject, 0, 1, True))
     for name, (value, lo, hi, closed) in within.items():
         if value is not None and (value < lo or value == lo and not closed or value > hi):
-            raise ValueError(f"{name} must be {'at least' if closed else 'above'} {lo:g}{'' if hi == math.inf else f' and at most {hi:g}'}, not {value:g}")
+            raise ValueError(f"{name} must be {'at least' if closed else 'above'} "
+                             f"{lo:g}{'' if hi == math.inf else f' and at most {hi:g}'}, not {value:g}")
     if tensorboard is not None:
         try: tensorboard_callback(tensorboard)
         except ImportError as e: raise ValueError(f'tensorboard: {e}') from None
 
 # %% ../nbs/14_cli.ipynb #7e899859
 def start_run(options: dict) -> Path:
-    "`check_job_options`, then the `out` folder made and the options saved in it as `config.yaml` (`write_config`); the folder."
+    ("`check_job_options`, then the `out` folder made and the options saved in it as `config.yaml` (`write_config`); "
+     "the folder.")
     check_job_options(**options)
     out = Path(options['out']); out.mkdir(parents=True, exist_ok=True)
     write_config(dict(options, root=str(Path(options['root']) if options.get('root') else builtin_dataset())), out)
@@ -598,37 +744,44 @@ def start_run(options: dict) -> Path:
 # %% ../nbs/14_cli.ipynb #77a3110d
 def _progress(quiet: bool): return (lambda msg: None) if quiet else (lambda msg: print(f'== {msg}', flush=True))
 
+# %% ../nbs/14_cli.ipynb #7dc45cba
 def train_steps(root=None, out='runs/train', head: str | None = None,
                 size: int | None = None,        # input size (px); None: `choose_input` picks it from the data
                 epochs: int | None = None,      # epochs after the head-only one; None: chosen from the data
-                dedupe: float | None = None, target_recall: float = 0.99, max_escape: float = 0.005, max_false_reject: float = 0.01,
-                threads: int = 2, quiet: bool = False, freeze_early: bool = False,
+                dedupe: float | None = None, target_recall: float = 0.99, max_escape: float = 0.005,
+                max_false_reject: float = 0.01, threads: int = 2, quiet: bool = False, freeze_early: bool = False,
                 resize: str | None = None,      # 'squish', 'pad' or 'crop'; None: chosen from the image shapes
-                bound: str = 'estimate',        # hold the escape / false-reject limits on the valid rates or their 95% upper bounds ('upper')
+                bound: str = 'estimate',        # hold the limits on valid rates or their 95% upper bounds ('upper')
                 train_minutes: float = 20.0,    # CPU training-time budget for the chosen size and epochs
-                synthetic: str = 'none',        # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan'
+                synthetic: str = 'none',        # synthetic Bad images for training: one of `SYNTHETIC_CHOICES`
                 synthetic_per_bad: float = 1.0, # how many per real train Bad image
-                clean_text: bool = False,       # remove text and marker ink from every image first (`clean.clean_index`)
+                clean_text: bool = False,       # remove text and marker ink from every image first (`clean_index`)
                 tensorboard: str | None = None, # a folder for the training's TensorBoard logs (the `tensorboard` extra)
                ) -> tuple[dict, AttrDict]:
-    ("`job_data`, `choose_input`, `job_classifier`, `job_localization` (with masks) and `job_operating_point` on `root`, "
-     "writing to `out`: (the report's figures so far, what later steps need: root, out, index, rows, choice, model, ev, valid, results).")
+    ("`job_data`, `choose_input`, `job_classifier`, `job_localization` (with masks) and `job_operating_point` on "
+     "`root`, writing to `out`: (the report's figures so far, what later steps need: root, out, index, rows, "
+     "choice, model, ev, valid, results).")
     root, out = Path(root) if root else builtin_dataset(), Path(out)
     out.mkdir(parents=True, exist_ok=True); torch.set_num_threads(threads)
     say = _progress(quiet)
     say('data: index and analysis')
     index, data = job_data(root, out, dedupe, clean_text)
     head = head or ('segment' if data['mask_sources'] else 'linear')
-    choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early, train_minutes=train_minutes)
-    say(f"classifier: {head} head, {choice['size']} px, {choice['resize']}, {choice['epochs']} epochs"); [say(f'  {w}') for w in choice['why']]
-    model, ev, classifier = job_classifier(index, out, head, choice, target_recall, freeze_early, synthetic, synthetic_per_bad,
-                                           quiet, title=f'{root.name}: test split, Bad positive', tensorboard=tensorboard)
+    choice = choose_input(index, size, resize, epochs, threads=threads, freeze_early=freeze_early,
+                          train_minutes=train_minutes)
+    say(f"classifier: {head} head, {choice['size']} px, {choice['resize']}, {choice['epochs']} epochs")
+    [say(f'  {w}') for w in choice['why']]
+    model, ev, classifier = job_classifier(index, out, head, choice, target_recall, freeze_early, synthetic,
+                                           synthetic_per_bad, quiet, title=f'{root.name}: test split, Bad positive',
+                                           tensorboard=tensorboard)
     localization = job_localization(model, index, head) if data['mask_sources'] else None
     say('localization against the masks, operating point chosen on valid, inspection of the test split')
     rows = {s: usable(index)[lambda d: d.split == s].reset_index(drop=True) for s in ('valid', 'test')}
-    point, valid, results = job_operating_point(model, ev, rows, localization, out, max_escape, max_false_reject, bound, quiet)
+    point, valid, results = job_operating_point(model, ev, rows, localization, out, max_escape, max_false_reject,
+                                                bound, quiet)
     figures = dict(data=data, classifier=classifier, localization=localization, operating_point=point)
-    return figures, AttrDict(root=root, out=out, index=index, rows=rows, choice=choice, model=model, ev=ev, valid=valid, results=results)
+    return figures, AttrDict(root=root, out=out, index=index, rows=rows, choice=choice, model=model, ev=ev,
+                             valid=valid, results=results)
 
 # %% ../nbs/14_cli.ipynb #ba5c59db
 def _all_options(func, **given) -> dict:
@@ -636,10 +789,11 @@ def _all_options(func, **given) -> dict:
     bound = inspect.signature(func).bind(**given); bound.apply_defaults()
     return dict(bound.arguments)
 
+# %% ../nbs/14_cli.ipynb #11f4301f
 @delegates(train_steps)
 def train_job(root=None, out='runs/train', **kwargs) -> dict:
-    ("The job's first steps (`train_steps`): the classifier (`model.safetensors`), its evaluation, its localization and "
-     "operating point, and the report of them (no deployment) in `out`, with `config.yaml`; returns the figures.")
+    ("The job's first steps (`train_steps`): the classifier (`model.safetensors`), its evaluation, its localization "
+     "and operating point, and the report of them (no deployment) in `out`, with `config.yaml`; returns the figures.")
     options = _all_options(train_steps, root=root, out=out, **kwargs)
     start_run(options)
     figures, steps = train_steps(**options)
@@ -650,20 +804,23 @@ def train_job(root=None, out='runs/train', **kwargs) -> dict:
 # %% ../nbs/14_cli.ipynb #cf7d5305
 @delegates(train_steps)
 def inspection_job(root=None, out='runs/job',
-                   anomaly: bool = False,          # also fit a good-only detector (`anomaly.PatchCore`) and report it fused with the classifier
+                   anomaly: bool = False,   # also fit a good-only detector (`PatchCore`), fused with the classifier
                    **kwargs) -> dict:
-    ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything, `config.yaml` and "
-     "`report.md` go to `out`; returns the figures.")
+    ("Index, analyse, train, evaluate, bucket, export and benchmark the dataset in `root`; everything, "
+     "`config.yaml` and `report.md` go to `out`; returns the figures.")
     options = _all_options(train_steps, root=root, out=out, **kwargs)
     start_run(dict(options, anomaly=anomaly))
     figures, s = train_steps(**options)
     o, say = AttrDict(options), _progress(options['quiet'])
     if anomaly: say("good-only detector: fitted on the train split's good images, fused on valid")
-    detector = None if not anomaly else detector_fusion(s.index, s.rows, s.choice['size'], s.out, s.valid, s.results, figures['operating_point'],
-                                                        o.max_escape, o.max_false_reject, o.bound, o.quiet)
+    detector = None if not anomaly else detector_fusion(s.index, s.rows, s.choice['size'], s.out, s.valid, s.results,
+                                                        figures['operating_point'], o.max_escape, o.max_false_reject,
+                                                        o.bound, o.quiet)
     say('deployment: ONNX, INT8, benchmark')
-    deployment = job_deployment(s.model, s.ev, s.index, s.rows['test'], s.out, o.threads, f"{s.root.name}, {s.choice['size']} px")
-    figures.update(deployment=deployment, machine=machine_info(o.threads), **({'anomaly': detector} if detector else {}))
+    deployment = job_deployment(s.model, s.ev, s.index, s.rows['test'], s.out, o.threads,
+                                f"{s.root.name}, {s.choice['size']} px")
+    figures.update(deployment=deployment, machine=machine_info(o.threads),
+                   **({'anomaly': detector} if detector else {}))
     say(f'report: {write_report(figures, s.out)}')
     return figures
 
@@ -681,32 +838,40 @@ def _config_value(path, key, value, kind, default):
     fits = {bool: lambda v: isinstance(v, bool), int: lambda v: isinstance(v, int) and not isinstance(v, bool),
             float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str: lambda v: isinstance(v, str)}
     if kind in fits and not fits[kind](value):
-        raise ValueError(f"config {path}: {key} must be {_TYPE_WORDS[kind]}{' or null' if default is None else ''}, not {value!r}")
+        raise ValueError(f"config {path}: {key} must be {_TYPE_WORDS[kind]}{' or null' if default is None else ''}, "
+                         f"not {value!r}")
     return float(value) if kind is float else value
 
 def read_config(path, func, ignore=()) -> dict:
-    "The options of the command `func` in the YAML file `path`, checked (`ValueError` naming the key); keys in `ignore` left out."
+    ("The options of the command `func` in the YAML file `path`, checked (`ValueError` naming the key); keys in "
+     "`ignore` left out.")
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'config: no such file: {path}')
     try: config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise ValueError(f"config {path}: not valid YAML: {' '.join(str(e).split())}") from None
     if config is None: return {}
-    if not isinstance(config, dict): raise ValueError(f'config {path}: expected option names and their values, not a {type(config).__name__}')
+    if not isinstance(config, dict):
+        raise ValueError(f'config {path}: expected option names and their values, not a {type(config).__name__}')
     types = {k: v for k, v in option_types(func).items() if k != 'config'}
     dropped = [k for k in config if k in ignore and k not in types]
-    if dropped: print(f"config {path}: {', '.join(map(str, dropped))} not used by this command: ignored", file=sys.stderr)
+    if dropped: print(f"config {path}: {', '.join(map(str, dropped))} not used by this command: ignored",
+                      file=sys.stderr)
     for k in config:
-        if k not in types and k not in ignore: raise ValueError(f"config {path}: unknown key {k!r} (the options are {', '.join(types)})")
+        if k not in types and k not in ignore:
+            raise ValueError(f"config {path}: unknown key {k!r} (the options are {', '.join(types)})")
     return {k: _config_value(path, k, v, *types[k]) for k, v in config.items() if k in types}
 
 # %% ../nbs/14_cli.ipynb #8c8c2989
 def explicit_options(func, argv: list[str]) -> dict:
-    "The options the command line `argv` gives the command `func` explicitly, parsed by fastcore's `anno_parser` as the command parses them."
+    ("The options the command line `argv` gives the command `func` explicitly, parsed by fastcore's `anno_parser` as "
+     "the command parses them.")
     types, unset = option_types(func), object()
     given = argparse.Namespace(**{k: unset for k in types})   # argparse sets no default where a value is already there
     anno_parser(getattr(func, '__wrapped__', func)).parse_args(argv, namespace=given)
-    return {k: v for k, v in vars(given).items() if k in types and v is not unset and v is not None}   # None: a positional left out
+    # None: a positional left out
+    return {k: v for k, v in vars(given).items() if k in types and v is not unset and v is not None}
 
+# %% ../nbs/14_cli.ipynb #6bf4bf21
 def given_options(func, values: dict) -> dict:
     ("The options given to a run of the command `func`: from a shell, those on its command line (`sys.argv`); in a "
      "Python call, those of `values` that differ from the defaults.")
@@ -714,6 +879,7 @@ def given_options(func, values: dict) -> dict:
     types = option_types(func)
     return {k: v for k, v in values.items() if k in types and v != types[k][1]}
 
+# %% ../nbs/14_cli.ipynb #b15c12f3
 def resolve_options(func, given: dict, ignore=()) -> dict:
     ("Every option of a run of the command `func`: its defaults, overridden by the YAML file `given['config']` "
      "(`read_config`), overridden by the options `given`; `config` itself left out.")
@@ -726,27 +892,28 @@ def resolve_options(func, given: dict, ignore=()) -> dict:
 # %% ../nbs/14_cli.ipynb #62f6a08d
 @call_parse
 def job_cli(root: str = None,              # dataset folder (default: the built-in synthetic dataset)
-            config: str = None,            # YAML file of options (keys: these options' names); options given here override it
-            out: str = 'runs/job',         # folder for everything the job writes (with config.yaml, the options it used)
+            config: str = None,            # YAML file of options by name; flags given here override it
+            out: str = 'runs/job',         # folder for all the job writes (with config.yaml, the options it used)
             head: str = None,              # 'linear' or 'segment' (default: 'segment' when the data has masks)
-            size: int = None,              # input size in px, at least 32 (default: chosen from the image and defect sizes)
-            epochs: int = None,            # training epochs after one head-only epoch (default: chosen from the dataset size)
+            size: int = None,              # input size in px, at least 32 (default: from image and defect sizes)
+            epochs: int = None,            # epochs after one head-only epoch (default: from the dataset size)
             resize: str = None,            # 'squish', 'pad' or 'crop' (default: chosen from the image shapes)
             train_minutes: float = 20.0,   # CPU training-time budget the chosen size and epochs must fit
-            dedupe: float = None,          # group near-duplicate images at this similarity before splitting (e.g. 0.9)
+            dedupe: float = None,          # group near-duplicates at this similarity before splitting (e.g. 0.9)
             target_recall: float = 0.99,   # Bad recall the threshold is chosen for (on valid)
             max_escape: float = 0.005,     # largest tolerated share of Bad parts passed as good (valid)
             max_false_reject: float = 0.01,  # largest tolerated share of good parts rejected (valid)
-            bound: str = 'estimate',       # hold those limits on the valid rates ('estimate') or on their one-sided 95% upper bounds ('upper')
+            bound: str = 'estimate',       # limits held on valid rates ('estimate') or 95% upper bounds ('upper')
             threads: int = 2,              # CPU threads for training and every runtime
             quiet: bool = False,           # no progress bars
-            freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
-            synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan' (train split only)
+            freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster at 256 px)
+            synthetic: str = 'none',       # synthetic Bad train images: none, cutpaste, procedural, both or dcgan
             synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
-            anomaly: bool = False,         # also fit a good-only detector on the train split's good images and report it fused with the classifier
-            clean_text: bool = False,      # remove text and marker ink (offline OCR + inpainting) from every image before training and inspection
-            tensorboard: str = None):      # folder for TensorBoard logs of the training (needs: pip install 'defect_nbs[tensorboard]')
-    "Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes report.md and its files to `out`."
+            anomaly: bool = False,         # also fit a good-only detector and report it fused with the classifier
+            clean_text: bool = False,      # remove text and marker ink from every image first (OCR + inpainting)
+            tensorboard: str = None):      # TensorBoard log folder (needs pip install 'defect_nbs[tensorboard]')
+    ("Index, analyse, train, evaluate, route into good / bad / review, export and benchmark a dataset; writes "
+     "report.md and its files to `out`.")
     given = given_options(job_cli, locals())
     import matplotlib; matplotlib.use('Agg')   # a command line has no display
     with command_errors('defect_nbs_job'): inspection_job(**resolve_options(job_cli, given))
@@ -754,27 +921,27 @@ def job_cli(root: str = None,              # dataset folder (default: the built-
 # %% ../nbs/14_cli.ipynb #337c1ed2
 @call_parse
 def train_cli(root: Param('dataset folder (default: the built-in synthetic dataset)', str, opt=False, nargs='?') = None,
-              config: str = None,            # YAML file of options (keys: these options' names; a job's config works); options given here override it
-              out: str = 'runs/train',       # folder for the model, its evaluation, the inspected test split and the report (with config.yaml, the options it used)
+              config: str = None,            # YAML file of options by name (a job's works too); flags here override it
+              out: str = 'runs/train',       # folder for the model, evaluation, inspection, report and config.yaml
               head: str = None,              # 'linear' or 'segment' (default: 'segment' when the data has masks)
-              size: int = None,              # input size in px, at least 32 (default: chosen from the image and defect sizes)
-              epochs: int = None,            # training epochs after one head-only epoch (default: chosen from the dataset size)
+              size: int = None,              # input size in px, at least 32 (default: from image and defect sizes)
+              epochs: int = None,            # epochs after one head-only epoch (default: from the dataset size)
               resize: str = None,            # 'squish', 'pad' or 'crop' (default: chosen from the image shapes)
               train_minutes: float = 20.0,   # CPU training-time budget the chosen size and epochs must fit
-              dedupe: float = None,          # group near-duplicate images at this similarity before splitting (e.g. 0.9)
+              dedupe: float = None,          # group near-duplicates at this similarity before splitting (e.g. 0.9)
               target_recall: float = 0.99,   # Bad recall the threshold is chosen for (on valid)
               max_escape: float = 0.005,     # largest tolerated share of Bad parts passed as good (valid)
               max_false_reject: float = 0.01,  # largest tolerated share of good parts rejected (valid)
-              bound: str = 'estimate',       # hold those limits on the valid rates ('estimate') or on their one-sided 95% upper bounds ('upper')
+              bound: str = 'estimate',       # limits held on valid rates ('estimate') or 95% upper bounds ('upper')
               threads: int = 2,              # CPU threads for training and inspection
               quiet: bool = False,           # no progress bars
-              freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster training at 256 px)
-              synthetic: str = 'none',       # synthetic Bad images for training: 'none', 'cutpaste', 'procedural', 'both' or 'dcgan' (train split only)
+              freeze_early: bool = False,    # keep the layers before stride 8 frozen (about 2x faster at 256 px)
+              synthetic: str = 'none',       # synthetic Bad train images: none, cutpaste, procedural, both or dcgan
               synthetic_per_bad: float = 1.0,  # synthetic images per real train Bad image
-              clean_text: bool = False,      # remove text and marker ink (offline OCR + inpainting) from every image before training and inspection
-              tensorboard: str = None):      # folder for TensorBoard logs of the training (needs: pip install 'defect_nbs[tensorboard]')
-    ("Train and evaluate a classifier on a dataset and choose its good / bad / review rule on valid (the job without its "
-     "deployment step); writes model.safetensors, report.md and report.json to `out`.")
+              clean_text: bool = False,      # remove text and marker ink from every image first (OCR + inpainting)
+              tensorboard: str = None):      # TensorBoard log folder (needs pip install 'defect_nbs[tensorboard]')
+    ("Train and evaluate a classifier on a dataset and choose its good / bad / review rule on valid (the job "
+     "without its deployment step); writes model.safetensors, report.md and report.json to `out`.")
     given = given_options(train_cli, locals())
     import matplotlib; matplotlib.use('Agg')   # a command line has no display
     with command_errors('defect_nbs_train'):

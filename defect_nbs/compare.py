@@ -65,6 +65,7 @@ def _quality_bars(ax, table: pd.DataFrame):
     ax.set_ylabel('test (Bad positive)'); ax.legend(ncol=5, fontsize=8, loc='lower right')
     ax.set_title('held-out quality at the validation-chosen threshold')
 
+# %% ../nbs/06_compare.ipynb #5369030c
 def _speed_scatter(ax, table: pd.DataFrame):
     "Test accuracy against median latency, each model's point sized by its parameters."
     sizes = 40 + 300 * table.params_m / max(table.params_m.max(), 1e-9)

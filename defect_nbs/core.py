@@ -38,7 +38,8 @@ def label_to_int(labels):
 def p_bad(probs) -> np.ndarray:
     "P(Bad) per row of class probabilities `(n, k)` whose column 0 is Good (a torch tensor or an array)."
     probs = probs.detach().cpu().float().numpy() if hasattr(probs, 'detach') else np.asarray(probs, float)
-    if probs.ndim != 2 or probs.shape[1] < 2: raise ValueError(f'expected class probabilities (n, k>=2), got shape {probs.shape}')
+    if probs.ndim != 2 or probs.shape[1] < 2: raise ValueError('expected class probabilities (n, k>=2), '
+                                                               f'got shape {probs.shape}')
     return 1 - probs[:, 0]
 
 # %% ../nbs/00_core.ipynb #a9d5c8e2
@@ -63,10 +64,12 @@ def interactive() -> bool:
     if forced in ('bar', 'log'): return forced == 'bar'
     if forced: raise ValueError(f"${PROGRESS_ENV} must be 'bar' or 'log', not {forced!r}")
     shell = sys.modules['IPython'].get_ipython() if 'IPython' in sys.modules else None   # imported is not running
-    if shell is not None and type(shell).__name__ != 'TerminalInteractiveShell': return True   # a Jupyter kernel (or a notebook runner)
+    # a Jupyter kernel (or a notebook runner)
+    if shell is not None and type(shell).__name__ != 'TerminalInteractiveShell': return True
     try: return sys.stderr.isatty()
     except (AttributeError, ValueError): return False
 
+# %% ../nbs/00_core.ipynb #0aa8360b
 class LogProgress:
     ("Iterate over `items`, writing a plain line to `file` at most every `every` seconds and one at the end: progress "
      "for logs.")
@@ -86,6 +89,7 @@ class LogProgress:
             if time.perf_counter() - last >= self.every: self._line(n, t0); last, shown = time.perf_counter(), n
         if shown != n or n == 0: self._line(n, t0)   # the end, unless the last line already said it
 
+# %% ../nbs/00_core.ipynb #e2c888ff
 def progress(items, quiet=False, every: float = 30.0, **kwargs):
     ("Wrap `items` in a tqdm progress bar where one can be drawn (`interactive`), else in `LogProgress` lines; "
      "nothing if `quiet`.")
@@ -101,6 +105,7 @@ def seed_everything(seed: int = 42, reproducible: bool = True):
     set_seed(seed, reproducible=reproducible)
     return seed
 
+# %% ../nbs/00_core.ipynb #a86555fb
 def default_device():
     "`torch.device('cuda')` when CUDA is available, else the CPU."
     import torch
@@ -119,7 +124,8 @@ def offline_env(home=None) -> Path:
     "Point matplotlib, torch and hub caches at `home` (default `cache_dir('env')`) and keep them offline."
     home = Path(home) if home else cache_dir('env')
     home.mkdir(parents=True, exist_ok=True)
-    env = dict(MPLCONFIGDIR=home / 'matplotlib', HF_HUB_OFFLINE='1', TORCH_HOME=home / 'torch', ORT_DISABLE_TELEMETRY='1')
+    env = dict(MPLCONFIGDIR=home / 'matplotlib', HF_HUB_OFFLINE='1', TORCH_HOME=home / 'torch',
+               ORT_DISABLE_TELEMETRY='1')
     for k, v in env.items(): os.environ[k] = str(v)
     return home
 
@@ -157,6 +163,7 @@ def binomial_ci(k: int, n: int, level: float = 0.95, alternative: str = 'two-sid
     ci = binomtest(k, n, alternative=alternative).proportion_ci(level, method='exact')
     return float(ci.low), float(ci.high)
 
+# %% ../nbs/00_core.ipynb #b8ec91a9
 def binomial_upper(k: int, n: int, level: float = 0.95) -> float:
     ("One-sided exact upper confidence bound of a rate seen `k` times in `n`: the rate is at most this, at `level` "
      "confidence.")

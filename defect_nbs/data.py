@@ -21,19 +21,23 @@ __all__ = ['INDEX_COLUMNS', 'IMAGE_EXTS', 'LOSSLESS_EXTS', 'MASK_SUFFIXES', 'MAS
            'DataProblem', 'check_image', 'load_image', 'load_mask', 'cached_image', 'cached_mask', 'detect_layout',
            'read_folders', 'read_mvtec', 'read_yolo', 'polygons_to_mask', 'make_groups', 'split_index',
            'synthetic_rows', 'refuse_synthetic', 'check_no_leak', 'fold_splits', 'scan', 'usable', 'problems',
-           'synthetic_sample', 'mask_to_boxes', 'mask_to_polygons', 'make_synthetic', 'builtin_dataset',
+           'synthetic_sample', 'mask_to_boxes', 'mask_to_polygons', 'yolo_lines', 'make_synthetic', 'builtin_dataset',
            'relative_paths', 'image_signature', 'image_signatures', 'near_duplicates', 'group_near_duplicates']
 
 # %% ../nbs/01_data.ipynb #c429625d
-INDEX_COLUMNS = ['path', 'label', 'defect', 'mask', 'mask_source', 'group', 'split', 'problem', 'width', 'height', 'mode']
+INDEX_COLUMNS = ['path', 'label', 'defect', 'mask', 'mask_source', 'group', 'split', 'problem',
+                 'width', 'height', 'mode']
 IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif'}
 LOSSLESS_EXTS = {'.png', '.bmp', '.tif', '.tiff', '.gif'}
 MASK_SUFFIXES = ('_mask', '-mask', '_gt', '_label', '_seg')
 MASK_DIRS = {'masks', 'mask', 'ground_truth', 'groundtruth', 'gt'}
-GOOD_NAMES = {'good', 'ok', 'free', 'normal', 'pass', 'negative', 'no_defect', 'nodefect', 'non_defective', 'defect_free'}
+GOOD_NAMES = {'good', 'ok', 'free', 'normal', 'pass', 'negative', 'no_defect', 'nodefect', 'non_defective',
+              'defect_free'}
 MAX_PIXELS = 50_000_000   # larger images are refused (decompression-bomb guard)
-MASK_SOURCES = ('annotated', 'polygon', 'box', 'polygon+box')   # where `scan` finds a mask (`mask_source`; '' = no mask)
-WEAK_MASK_SOURCES = ('box', 'polygon+box', 'weak')   # masks that only roughly outline the defect ('weak': `segment.weak_masks`)
+# where `scan` finds a mask (`mask_source`; '' = no mask)
+MASK_SOURCES = ('annotated', 'polygon', 'box', 'polygon+box')
+# masks that only roughly outline the defect ('weak': `segment.weak_masks`)
+WEAK_MASK_SOURCES = ('box', 'polygon+box', 'weak')
 
 # %% ../nbs/01_data.ipynb #bed1cf4f
 class DataProblem(ValueError):
@@ -66,7 +70,8 @@ def _decode(path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataProblem(f'too large (decompression-bomb guard): {e}') from None
     except UnidentifiedImageError: raise DataProblem('not an image: unrecognised content') from None
-    except ImportError:   # a lazily loaded decoder plugin that is not installed (ultralytics patches Image.open to try pi-heif)
+    # a lazily loaded decoder plugin that is not installed (ultralytics patches Image.open to try pi-heif)
+    except ImportError:
         raise DataProblem('not an image: unrecognised content') from None
     except PermissionError: raise DataProblem('unreadable: permission denied') from None
     except OSError as e:
@@ -99,6 +104,7 @@ def _convert(im: Image.Image, mode: str) -> Image.Image:
         im = Image.alpha_composite(Image.new('RGBA', rgba.size, (0, 0, 0, 255)), rgba)
     return im.convert(mode)
 
+# %% ../nbs/01_data.ipynb #3bc53cd6
 def load_image(path, mode: str = 'RGB', max_pixels: int = MAX_PIXELS) -> Image.Image:
     "Open `path` as an 8-bit `mode` ('RGB' or 'L') PIL image, EXIF-rotated; raises `DataProblem` on bad files."
     if mode not in ('RGB', 'L'): raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
@@ -122,6 +128,7 @@ def cached_image(path: str, mode: str) -> Image.Image:
     "`load_image(path, mode)`, decoded once per process (up to 8,192 images kept)."
     return load_image(path, mode)
 
+# %% ../nbs/01_data.ipynb #423cd11e
 @lru_cache(maxsize=8192)
 def cached_mask(path: str, w: int, h: int) -> np.ndarray:
     "`load_mask(path, (w, h))`, read once per process; an empty `path` gives an all-False mask."
@@ -161,7 +168,9 @@ def _mask_target(stem: str) -> str | None:
     "The image stem a mask's name points to (`x_mask` -> `x`), or None for a name without a mask suffix."
     return next((stem[:-len(s)] for s in MASK_SUFFIXES if stem.lower().endswith(s) and len(stem) > len(s)), None)
 
-_MASK_EXT_ORDER = ('.png', '.bmp', '.tif', '.tiff', '.gif', '.jpg', '.jpeg', '.webp')   # which mask wins when several fit
+# %% ../nbs/01_data.ipynb #977c79f2
+# which mask wins when several fit
+_MASK_EXT_ORDER = ('.png', '.bmp', '.tif', '.tiff', '.gif', '.jpg', '.jpeg', '.webp')
 
 def _mask_rank(p: Path) -> tuple:
     "Sort key of candidate masks: a named mask before a mask by content, then by suffix and extension."
@@ -192,6 +201,17 @@ def _mask_check(path: Path) -> tuple[bool, tuple[int, int] | None]:
     top = top[counts[top] > 0]
     return bool(counts[top].sum() >= MASK_LIKE_FRACTION * counts.sum() and (len(top) == 1 or top.min() == 0)), im.size
 
+# %% ../nbs/01_data.ipynb #404b0335
+def _pick_masks(candidates: dict[Path, list[Path]]) -> tuple[dict[Path, Path], list[tuple[Path, str]]]:
+    "Each image's mask, the best ranked of its `candidates`, and `(mask, problem)` for each candidate left unused."
+    mask_of = {i: min(ms, key=_mask_rank) for i, ms in candidates.items()}
+    used, problems = set(mask_of.values()), []
+    for i, ms in sorted(candidates.items()):
+        problems += [(m, f'unused mask: {i.name} already has the mask {mask_of[i].name}')
+                     for m in sorted(set(ms) - used)]
+        used.update(ms)
+    return mask_of, problems
+
 # %% ../nbs/01_data.ipynb #e0e2c7db
 def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path], list[tuple[Path, str]]]:
     ("The images among `files`, `{image: its mask}` for masks beside them, and `(file, problem)` for masks without a "
@@ -216,7 +236,8 @@ def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path]
             if all(a.shape == arrays[0].shape and (a == arrays[0]).all() for a in arrays): continue   # copies: images
             names = ', '.join(p.name for p in masky)
             problems += [(p, f'cannot tell the image from its mask: {names} share a stem and all look like masks '
-                             f'(two values); name the mask {p.stem}_mask{p.suffix} or move it to a masks/ folder') for p in masky]
+                             f'(two values); name the mask {p.stem}_mask{p.suffix} or move it to a masks/ folder')
+                         for p in masky]
             masks.update(masky); continue
         sizes = {p: checked[p][1] if p in checked else _header_size(p) for p in same}
         for m in masky:
@@ -225,13 +246,10 @@ def _split_images_masks(files: list[Path]) -> tuple[list[Path], dict[Path, Path]
             for i in fits: candidates.setdefault(i, []).append(m)
             if not fits:
                 size, isize = ('x'.join(map(str, sizes[q])) if sizes[q] else '?' for q in (m, imgs[0]))
-                problems.append((m, f'looks like a mask of {imgs[0].name} (two values) but its size {size} differs from the image size {isize}'))
-    mask_of = {i: min(ms, key=_mask_rank) for i, ms in candidates.items()}
-    used = set(mask_of.values())
-    for i, ms in sorted(candidates.items()):
-        problems += [(m, f'unused mask: {i.name} already has the mask {mask_of[i].name}') for m in sorted(set(ms) - used)]
-        used.update(ms)
-    return [p for p in files if p not in masks], mask_of, problems
+                problems.append((m, f'looks like a mask of {imgs[0].name} (two values) but its size {size} '
+                                    f'differs from the image size {isize}'))
+    mask_of, unused = _pick_masks(candidates)
+    return [p for p in files if p not in masks], mask_of, problems + unused
 
 # %% ../nbs/01_data.ipynb #b0776798
 def _mask_in_dirs(img: Path, root: Path, listing: dict) -> Path | None:
@@ -239,7 +257,8 @@ def _mask_in_dirs(img: Path, root: Path, listing: dict) -> Path | None:
      "files).")
     rel_dir = img.parent.relative_to(root)
     dirs = sorted(MASK_DIRS)
-    for d in [img.parent / d for d in dirs] + [img.parent.parent / d for d in dirs] + [root / d / rel_dir for d in dirs]:
+    for d in ([img.parent / d for d in dirs] + [img.parent.parent / d for d in dirs]
+              + [root / d / rel_dir for d in dirs]):
         if d == img.parent: continue
         if d not in listing: listing[d] = {p.name.lower(): p for p in d.iterdir() if p.is_file()} if d.is_dir() else {}
         if not listing[d]: continue
@@ -262,8 +281,8 @@ def _unused_dir_masks(root: Path, mask_of: dict, label_of) -> list[dict]:
         owners = by_stem.get(stem.lower())
         if not owners: why = f'mask with no image: expected an image named {stem}.* in {"/".join(folders) or "."}/'
         elif owners[0][1]: why = f'unused mask: {rel(owners[0][0])} already has the mask {rel(owners[0][1])}'
-        else: why = (f'mask not paired: {rel(owners[0][0])} has its name but looks for masks beside it, in a masks/ folder '
-                     'beside or inside its folder, or in masks/<class>/')
+        else: why = (f'mask not paired: {rel(owners[0][0])} has its name but looks for masks beside it, '
+                     'in a masks/ folder beside or inside its folder, or in masks/<class>/')
         out.append(dict(path=str(p), **label_of(folders[0] if folders else None), mask='', problem=why))
     return out
 
@@ -281,7 +300,8 @@ def read_folders(root, good=None) -> list[dict]:
     def label_of(name):   # label and defect of a class folder's name (None: a mask outside any class folder)
         if name is None: return dict(label=BAD, defect='')
         defect = defect_names.get(name, name.lower())
-        return dict(label=GOOD, defect='') if _is_good(name, good) or _is_good(defect, good) else dict(label=BAD, defect=defect)
+        return (dict(label=GOOD, defect='') if _is_good(name, good) or _is_good(defect, good)
+                else dict(label=BAD, defect=defect))
     records, mask_of, listing = [], {}, {}
     for cls in classes:
         images, beside, unused = _split_images_masks(_image_files(cls))
@@ -339,7 +359,8 @@ def _parse_yolo_labels(text: str, name: str = 'labels.txt') -> list[tuple]:
         elif len(coords) >= 6 and len(coords) % 2 == 0:
             flat = coords
             shape = (cls, 'polygon', tuple(zip(coords[0::2], coords[1::2])))
-        else: raise DataProblem(f'{where}: expected 5 values (class, box) or 7 or more (class, polygon of 3+ points), got {len(vals)}')
+        else: raise DataProblem(f'{where}: expected 5 values (class, box) or 7 or more '
+                                f'(class, polygon of 3+ points), got {len(vals)}')
         if min(flat) < -0.01 or max(flat) > 1.01: raise DataProblem(f'{where}: coordinates outside 0..1')
         clip = lambda v: float(np.clip(v, 0, 1))
         shapes.append((cls, 'box', tuple(map(clip, flat))) if shape[1] == 'box' else
@@ -375,22 +396,26 @@ def read_yolo(root) -> list[dict]:
         rec = dict(path=str(img), mask='', source_split=source, boxes=[])
         try:
             try: text = label_file.read_text() if label_file.is_file() else ''
-            except (OSError, UnicodeDecodeError) as e: raise DataProblem(f'label file {label_file.name}: unreadable: {e}') from None
+            except (OSError, UnicodeDecodeError) as e: raise DataProblem(f'label file {label_file.name}: '
+                                                                         f'unreadable: {e}') from None
             shapes = _parse_yolo_labels(text, label_file.name)
         except DataProblem as e: rec.update(label=BAD, defect='', problem=str(e)); records.append(rec); continue
         kinds = sorted({names.get(s[0], str(s[0])) for s in shapes})
         digest = hashlib.sha1(f'{_LABEL_MASKS_VERSION}\n{text}'.encode()).hexdigest()[:12]
-        rec.update(label=BAD if shapes else GOOD, defect='+'.join(kinds), boxes=[(s[0], *_shape_box(s)) for s in shapes],
+        rec.update(label=BAD if shapes else GOOD, defect='+'.join(kinds),
+                   boxes=[(s[0], *_shape_box(s)) for s in shapes],
                    _shapes=shapes, _mask_file=(masks / rel.parent, rel.name, digest))
         records.append(rec)
-    for lf in sorted((root / 'labels').rglob('*.txt')) if (root / 'labels').is_dir() else []:   # labels without an image
+    # labels without an image
+    for lf in sorted((root / 'labels').rglob('*.txt')) if (root / 'labels').is_dir() else []:
         if lf in label_files or lf.name == 'classes.txt': continue
         rel = lf.relative_to(root / 'labels')
         try: has_lines = bool(lf.read_text().strip())
         except (OSError, UnicodeDecodeError): has_lines = True
         records.append(dict(path=str(lf), label=BAD if has_lines else GOOD, defect='', mask='', boxes=[],
                             source_split=rel.parts[0] if len(rel.parts) > 1 else '',
-                            problem=f'label file with no image: expected an image named {lf.stem}.* in images/{rel.parent.as_posix()}/'))
+                            problem=f'label file with no image: expected an image named {lf.stem}.* '
+                                    f'in images/{rel.parent.as_posix()}/'))
     return records
 
 # %% ../nbs/01_data.ipynb #9cf75765
@@ -401,7 +426,8 @@ def polygons_to_mask(polygons, width: int, height: int) -> np.ndarray:
     mask = np.zeros((height, width), np.uint8)
     for p in polygons:   # one at a time: overlapping polygons add up, they do not cancel
         p = np.asarray(p, np.float64).reshape(-1, 2)
-        if len(p): cv2.fillPoly(mask, [np.rint(p * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)   # 1/16-pixel vertices
+        # 1/16-pixel vertices
+        if len(p): cv2.fillPoly(mask, [np.rint(p * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     return mask.astype(bool)
 
 # %% ../nbs/01_data.ipynb #0ef5c36c
@@ -421,12 +447,14 @@ def make_groups(paths, root, group=None) -> list[str]:
 # %% ../nbs/01_data.ipynb #021fffdb
 def split_index(df: pd.DataFrame, valid_pct=0.15, test_pct=0.15, seed=42, stratify='defect') -> pd.DataFrame:
     "Copy of `df` with a stratified, grouped, seeded `split` column (`train`/`valid`/`test`)."
-    if valid_pct < 0 or test_pct < 0 or valid_pct + test_pct >= 1: raise ValueError('need 0 <= valid_pct, test_pct and valid_pct + test_pct < 1')
+    if valid_pct < 0 or test_pct < 0 or valid_pct + test_pct >= 1: raise ValueError('need 0 <= valid_pct, test_pct '
+                                                                                     'and valid_pct + test_pct < 1')
     refuse_synthetic(df)
     df = df.copy()
     ok = df['problem'].eq('') if 'problem' in df else pd.Series(True, df.index)
     df['split'] = ''
-    groups = df[ok].groupby('group', sort=True).agg(n=('path', 'size'), stratum=(stratify, lambda s: s.value_counts().index[0]))
+    groups = df[ok].groupby('group', sort=True).agg(n=('path', 'size'),
+                                                    stratum=(stratify, lambda s: s.value_counts().index[0]))
     rng = np.random.default_rng(seed)
     split_of = {}
     for _, g in groups.groupby('stratum', sort=True):
@@ -443,12 +471,14 @@ def synthetic_rows(df: pd.DataFrame) -> pd.Series:
     "Which rows of the index are synthetic images (`synth.add_synthetic` marks them in a `synthetic` column)."
     return df['synthetic'].fillna('').astype(str).ne('') if 'synthetic' in df else pd.Series(False, df.index)
 
+# %% ../nbs/01_data.ipynb #744c2efc
 def refuse_synthetic(df: pd.DataFrame):
     ("Raise `ValueError` if the index holds synthetic images: split the real images first, then add synthetic ones to "
      "train.")
     if synthetic_rows(df).any():
-        raise ValueError(f'the index holds {int(synthetic_rows(df).sum())} synthetic images: split (or fold) the real images first, '
-                         'then add synthetic images to the train split (synth.add_synthetic), so none can reach valid or test')
+        raise ValueError(f'the index holds {int(synthetic_rows(df).sum())} synthetic images: split (or fold) the real '
+                         'images first, then add synthetic images to the train split (synth.add_synthetic), so none '
+                         'can reach valid or test')
 
 # %% ../nbs/01_data.ipynb #4839706e
 def check_no_leak(df: pd.DataFrame):
@@ -470,7 +500,8 @@ def fold_splits(df: pd.DataFrame, n_folds=5, seed=42, valid_pct=0.15, stratify='
     folds = []
     for _, test_idx in kfold.split(ok, ok[stratify], ok['group']):
         test_rows = ok.index[test_idx]
-        rest = split_index(df.drop(test_rows), valid_pct=valid_pct / (1 - 1 / n_folds), test_pct=0, seed=seed, stratify=stratify)
+        rest = split_index(df.drop(test_rows), valid_pct=valid_pct / (1 - 1 / n_folds), test_pct=0, seed=seed,
+                           stratify=stratify)
         fold = df.copy()
         fold['split'] = ''
         fold.loc[rest.index, 'split'] = rest['split']
@@ -481,9 +512,11 @@ def fold_splits(df: pd.DataFrame, n_folds=5, seed=42, valid_pct=0.15, stratify='
 # %% ../nbs/01_data.ipynb #eab40be9
 _READERS = dict(folders=read_folders, mvtec=read_mvtec, yolo=read_yolo)
 
+# %% ../nbs/01_data.ipynb #a81a3655
 def _label_mask(shapes, width: int, height: int) -> np.ndarray:
     "YOLO `shapes` (normalized) drawn on one bool mask: polygons filled, boxes as the pixels whose centers they cover."
-    mask = polygons_to_mask([np.array(c) * (width, height) for _, kind, c in shapes if kind == 'polygon'], width, height)
+    mask = polygons_to_mask([np.array(c) * (width, height) for _, kind, c in shapes if kind == 'polygon'],
+                            width, height)
     for _, kind, (x0, y0, x1, y1) in (s for s in shapes if s[1] == 'box'):
         c0, r0 = min(int(np.floor(x0 * width + 0.5)), width - 1), min(int(np.floor(y0 * height + 0.5)), height - 1)
         c1, r1 = max(int(np.floor(x1 * width + 0.5)), c0 + 1), max(int(np.floor(y1 * height + 0.5)), r0 + 1)
@@ -526,13 +559,25 @@ def _check_record(rec: dict, max_pixels: int) -> dict:
             rec['mask'], rec['mask_source'] = _yolo_mask(rec['_shapes'], rec['_mask_file'], rec['width'], rec['height'])
         if rec.get('boxes'):
             w, h = rec['width'], rec['height']
-            rec['boxes'] = [(c, *(round(v * s, 2) for v, s in zip((x0, y0, x1, y1), (w, h, w, h)))) for c, x0, y0, x1, y1 in rec['boxes']]
+            rec['boxes'] = [(c, *(round(v * s, 2) for v, s in zip((x0, y0, x1, y1), (w, h, w, h))))
+                            for c, x0, y0, x1, y1 in rec['boxes']]
     except DataProblem as e: rec['problem'] = str(e)
     return rec
 
 # %% ../nbs/01_data.ipynb #13dba0bb
-def scan(root, layout: str | None = None, good=None, group=None, strict=False, split=True, dedupe: bool | float = False,
-         valid_pct=0.15, test_pct=0.15, seed=42, max_pixels=MAX_PIXELS, quiet=False) -> pd.DataFrame:
+def scan(root, # the dataset's folder
+         layout: str | None = None, # 'folders', 'mvtec' or 'yolo' (None: `detect_layout`)
+         good=None, # name(s) of the good folder(s) if not one of `GOOD_NAMES` ('folders' layout only)
+         group=None, # None (one group per image), a regex (its first group on the file name) or a callable(Path)
+         strict=False, # raise `DataProblem` on the first bad file instead of giving it a `problem`
+         split=True, # add the train / valid / test `split` (`split_index`); False: left ''
+         dedupe: bool | float = False, # put near-duplicates in one group first: True (`DUP_THRESHOLD`) or a threshold
+         valid_pct=0.15, # share of the images in the valid split (whole groups)
+         test_pct=0.15, # share of the images in the test split (whole groups)
+         seed=42, # the split's seed
+         max_pixels=MAX_PIXELS, # an image with more pixels (width x height) is refused, with its `problem`
+         quiet=False, # no progress output
+        ) -> pd.DataFrame:
     ("Index the dataset in `root`: one row per file with label, defect, mask, group, split and any problem; `dedupe` "
      "merges near-duplicates' groups first.")
     root = Path(root).resolve()
@@ -575,6 +620,7 @@ def usable(df: pd.DataFrame) -> pd.DataFrame:
     "Rows of the index that can be used (no `problem`)."
     return df[df['problem'].eq('')]
 
+# %% ../nbs/01_data.ipynb #af9a9da8
 def problems(df: pd.DataFrame) -> pd.DataFrame:
     "Rows of the index that cannot be used, with their reasons."
     return df.loc[df['problem'].ne(''), ['path', 'label', 'problem']]
@@ -645,6 +691,7 @@ def mask_to_boxes(mask: np.ndarray, min_area: int = 4) -> list[tuple[int, int, i
         if area >= min_area: boxes.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop))
     return boxes
 
+# %% ../nbs/01_data.ipynb #b93aa454
 def mask_to_polygons(mask: np.ndarray, min_area: int = 4) -> list[np.ndarray]:
     ("The outline of each connected region of `mask` with at least `min_area` pixels: an (n >= 3, 2) int array of "
      "pixel `x, y`.")
@@ -655,24 +702,46 @@ def mask_to_polygons(mask: np.ndarray, min_area: int = 4) -> list[np.ndarray]:
         region = (labels[sl] == i).astype(np.uint8)
         if region.sum() < min_area: continue
         outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0][0][:, 0]
-        if len(outline) < 3: outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0][0][:, 0]   # a straight line
-        outline = np.concatenate([outline, outline[-1:].repeat(max(0, 3 - len(outline)), 0)])   # at least 3 points, or YOLO reads a box
+        # a straight line
+        if len(outline) < 3: outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0][0][:, 0]
+        # at least 3 points, or YOLO reads a box
+        outline = np.concatenate([outline, outline[-1:].repeat(max(0, 3 - len(outline)), 0)])
         polygons.append(outline + (sl[1].start, sl[0].start))
     return polygons
 
+# %% ../nbs/01_data.ipynb #ba14bb09
+def yolo_lines(mask: np.ndarray,       # a bool mask
+               cls: int = 0,           # the class index written first on every line
+               min_area: int = 9,      # regions with fewer pixels are dropped (annotation specks)
+               labels: str = 'boxes',  # 'boxes' (`cls xc yc w h`) or 'polygons' (`cls x1 y1 x2 y2 ...`)
+              ) -> list[str]:
+    "YOLO label lines for each region of `mask`, normalised to its width and height."
+    h, w = mask.shape
+    if labels == 'boxes':
+        return [f'{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}'
+                for x0, y0, x1, y1 in mask_to_boxes(mask, min_area)]
+    return [f'{cls} ' + ' '.join(f'{x / w:.6f} {y / h:.6f}' for x, y in poly)
+            for poly in mask_to_polygons(mask, min_area)]
+
 # %% ../nbs/01_data.ipynb #0f1e5d56
-def make_synthetic(dest, n_good: int = 60, n_per_defect: int = 20, size: int = 128, seed: int = 0,
-                   layout: str = 'folders', defects=SYNTHETIC_DEFECTS, yolo_labels: str = 'boxes') -> Path:
-    ("Write a synthetic dataset to `dest` in `layout` ('folders', 'mvtec' or 'yolo', with `yolo_labels` 'boxes' or "
-     "'polygons'); returns `dest`.")
+def make_synthetic(dest, # the folder to write (created if missing)
+                   n_good: int = 60, # number of good images
+                   n_per_defect: int = 20, # number of images of each defect type
+                   size: int = 128, # side of the square grey images, px
+                   seed: int = 0, # the same seed writes the same images
+                   layout: str = 'folders', # 'folders', 'mvtec' or 'yolo'
+                   defects=SYNTHETIC_DEFECTS, # the defect types drawn, among `SYNTHETIC_DEFECTS`
+                   yolo_labels: str = 'boxes', # YOLO labels as 'boxes' or 'polygons' ('yolo' layout only)
+                  ) -> Path:
+    "Write a synthetic dataset to `dest` in `layout`; returns `dest`."
     if layout not in LAYOUTS: raise ValueError(f'layout must be one of {LAYOUTS}, not {layout!r}')
-    if yolo_labels not in ('boxes', 'polygons'): raise ValueError(f"yolo_labels must be 'boxes' or 'polygons', not {yolo_labels!r}")
+    if yolo_labels not in ('boxes', 'polygons'): raise ValueError("yolo_labels must be 'boxes' or 'polygons', "
+                                                                  f"not {yolo_labels!r}")
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     items = [('', i) for i in range(n_good)] + [(k, i) for k in defects for i in range(n_per_defect)]
     for n, (kind, i) in enumerate(items):
         img, mask = synthetic_sample(kind, size, seed=seed * 100_003 + n)
-        cls = kind or 'good'
-        name = f'{cls}_{i:04d}'
+        cls = kind or 'good'; name = f'{cls}_{i:04d}'
         if layout == 'folders':
             (dest / cls).mkdir(exist_ok=True)
             img.save(dest / cls / f'{name}.png')
@@ -688,12 +757,7 @@ def make_synthetic(dest, n_good: int = 60, n_per_defect: int = 20, size: int = 1
             part = 'val' if n % 5 == 0 else 'train'
             for sub in ('images', 'labels'): (dest / sub / part).mkdir(parents=True, exist_ok=True)
             img.save(dest / 'images' / part / f'{name}.png')
-            c = defects.index(kind) if kind else 0
-            if not kind: lines = []
-            elif yolo_labels == 'boxes':
-                lines = [f'{c} {(x0+x1)/2/size:.6f} {(y0+y1)/2/size:.6f} {(x1-x0)/size:.6f} {(y1-y0)/size:.6f}'
-                         for x0, y0, x1, y1 in mask_to_boxes(mask)]
-            else: lines = [f'{c} ' + ' '.join(f'{x/size:.6f} {y/size:.6f}' for x, y in poly) for poly in mask_to_polygons(mask)]
+            lines = yolo_lines(mask, defects.index(kind), 4, yolo_labels) if kind else []
             (dest / 'labels' / part / f'{name}.txt').write_text('\n'.join(lines))
     if layout == 'yolo':
         (dest / 'data.yaml').write_text(yaml.safe_dump(dict(path=str(dest), train='images/train', val='images/val',
@@ -729,10 +793,12 @@ def relative_paths(df: pd.DataFrame, root=None, columns=('path', 'mask')) -> pd.
 # %% ../nbs/01_data.ipynb #27bd69f5
 DUP_THRESHOLD = 0.9   # calibrated on the magnetic-tile data below
 
+# %% ../nbs/01_data.ipynb #cc913a92
 def _signatures(thumbs: np.ndarray, crop: float) -> np.ndarray:
     "Signatures of a stack of square thumbnails: high-passed, border cropped, zero mean, unit length."
     n, size = len(thumbs), thumbs.shape[-1]
-    a = thumbs - ndimage.gaussian_filter(thumbs, (0, size / 10, size / 10))   # drop lighting: brightness, slow gradients
+    # drop lighting: brightness, slow gradients
+    a = thumbs - ndimage.gaussian_filter(thumbs, (0, size / 10, size / 10))
     k = int(size * crop)
     a = a[:, k:size - k, k:size - k].reshape(n, -1)
     a = a - a.mean(1, keepdims=True)
@@ -748,6 +814,7 @@ def image_signature(img: Image.Image, size: int = 32, crop: float = 0.2) -> np.n
     "Unit-length float32 signature of `img`: its high-passed `size`x`size` grayscale thumbnail without a `crop` border."
     return _signatures(_thumbnail(img, size)[None], crop)[0]
 
+# %% ../nbs/01_data.ipynb #0c7fadae
 def image_signatures(paths, size: int = 32, crop: float = 0.2, quiet=False) -> np.ndarray:
     "Signatures (one row each) of image files, a folder's images or an index's `path` column."
     def thumb(p):
@@ -761,12 +828,18 @@ def _flipped(sig: np.ndarray, size: int, crop: float) -> list[np.ndarray]:
     "Signatures of the mirrored images (the signature is flip-equivariant, so no image is reloaded)."
     m = size - 2 * int(size * crop)
     s = sig.reshape(len(sig), m, m)
-    return [s[:, :, ::-1].reshape(len(sig), -1), s[:, ::-1].reshape(len(sig), -1), s[:, ::-1, ::-1].reshape(len(sig), -1)]
+    return [s[:, :, ::-1].reshape(len(sig), -1), s[:, ::-1].reshape(len(sig), -1),
+            s[:, ::-1, ::-1].reshape(len(sig), -1)]
 
 # %% ../nbs/01_data.ipynb #9598be3e
-def near_duplicates(df: pd.DataFrame, threshold: float = DUP_THRESHOLD, size: int = 32, crop: float = 0.2,
-                    flips=False, quiet=False) -> pd.DataFrame:
-    "Pairs of usable images in `df` whose signatures correlate at `threshold` or more: `path_a`, `path_b`, `score`, ..."
+def near_duplicates(df: pd.DataFrame, # an index (`scan`): its usable rows are compared
+                    threshold: float = DUP_THRESHOLD, # lowest score (a correlation, at most 1) of a pair returned
+                    size: int = 32, # side of the signature's thumbnail, px
+                    crop: float = 0.2, # share of the thumbnail's side cut off each border
+                    flips=False, # also match mirrored images (left-right, top-bottom, both)
+                    quiet=False, # no progress output
+                   ) -> pd.DataFrame:
+    "Pairs of images in `df` whose signatures correlate at `threshold` or more: `path_a`, `path_b`, `score`, ..."
     ok = usable(df) if 'problem' in df else df
     sig = image_signatures(ok['path'], size, crop, quiet)
     views = [sig] + (_flipped(sig, size, crop) if flips else [])
@@ -799,7 +872,8 @@ def group_near_duplicates(df: pd.DataFrame, threshold: float = DUP_THRESHOLD, pa
     code = {g: i for i, g in enumerate(names)}
     a = [code[group_of[p]] for p in pairs['path_a']]
     b = [code[group_of[p]] for p in pairs['path_b']]
-    _, comp = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(names), len(names))), directed=False)
+    _, comp = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(names), len(names))),
+                                   directed=False)
     merged = pd.Series(names).groupby(comp).transform('min')   # a component is named after its first group
     df['group'] = df['group'].astype(str).map(dict(zip(names, merged)))
     sizes = usable(df)['group'].value_counts() if 'problem' in df else df['group'].value_counts()

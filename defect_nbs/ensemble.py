@@ -20,6 +20,7 @@ def box_score(boxes) -> float:
     "Defect score of a list of `(x0, y0, x1, y1, score)` regions: the highest score (0 when there are none)."
     return float(max((b[4] for b in boxes), default=0.0))
 
+# %% ../nbs/10_ensemble.ipynb #07246597
 def mask_score(mask, pixel_threshold: float = 0.5) -> float:
     "Defect score of a mask (probabilities or 0/1): the fraction of pixels at or above `pixel_threshold`."
     m = np.asarray(mask, dtype=float)
@@ -28,6 +29,7 @@ def mask_score(mask, pixel_threshold: float = 0.5) -> float:
 # %% ../nbs/10_ensemble.ipynb #280b6f82
 BUCKETS = ('good', 'review', 'bad')   # in order: a higher P(Bad) never moves an image left
 
+# %% ../nbs/10_ensemble.ipynb #bffe9c17
 @dataclass(frozen=True)
 class BucketRule:
     "The thresholds of `bucket`: P(Bad) bands of the classifier and defect-score bands of the localizer."
@@ -58,6 +60,7 @@ def rule_to_json(rule: BucketRule) -> dict:
     "`rule` as a JSON-ready dict (`bad_above` None for a rule that is never bad)."
     return {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in asdict(rule).items()}
 
+# %% ../nbs/10_ensemble.ipynb #ef56711b
 def rule_from_json(d: dict) -> BucketRule:
     "The `BucketRule` of `rule_to_json`'s dict."
     return BucketRule(**{k: (np.inf if k == 'bad_above' and v is None else v) for k, v in d.items()})
@@ -141,6 +144,7 @@ def bucket_rates(buckets, labels, level: float = 0.95, rule: BucketRule | None =
 # %% ../nbs/10_ensemble.ipynb #694efe4c
 BOUNDS = ('estimate', 'upper')
 
+# %% ../nbs/10_ensemble.ipynb #ea1fd91d
 def _cands(x, n):
     "Candidate thresholds: 0, `n` quantiles of `x`, and just above its maximum."
     x = np.asarray(x, float)

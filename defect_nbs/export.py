@@ -31,10 +31,12 @@ class _WithSoftmax(nn.Module):
 
 def model_metadata(model: DefectClassifier) -> dict:
     "What a runtime needs besides the weights, as JSON strings: preprocessing, classes, config and checkpoint extras."
-    meta = dict(preprocess=model.preprocess.to_json(), classes=json.dumps(model.classes), config=json.dumps(model.config))
+    meta = dict(preprocess=model.preprocess.to_json(), classes=json.dumps(model.classes),
+                config=json.dumps(model.config))
     meta.update({k: json.dumps(v) for k, v in getattr(model, 'meta', {}).items() if k not in meta})
     return meta
 
+# %% ../nbs/12_export.ipynb #527044fd
 def set_onnx_metadata(path, meta: dict):
     "Replace the metadata of the ONNX file at `path` with `meta` (str -> str)."
     m = onnx.load(str(path))
@@ -44,6 +46,7 @@ def set_onnx_metadata(path, meta: dict):
         entry.key, entry.value = k, v
     onnx.save(m, str(path))
 
+# %% ../nbs/12_export.ipynb #00542a3d
 def onnx_metadata(path) -> dict:
     "The metadata of an ONNX file (JSON strings)."
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
@@ -52,26 +55,39 @@ def onnx_metadata(path) -> dict:
 class ParityError(AssertionError):
     "An exported model does not give the answers of its PyTorch source."
 
-def check_parity(model: DefectClassifier, exported, images, atol: float = 1e-4, min_agreement: float = 1.0,
-                 threshold: float | None = None, raise_error: bool = True) -> dict:
-    "Compare `exported` (an `.onnx` path, or any classifier with `predict`: `OnnxClassifier`, `openvino_ir.OpenVinoClassifier`) with `model` on PIL `images`: max |Δ probability|, agreement of classes and of Bad decisions."
+# %% ../nbs/12_export.ipynb #5d1dde74
+def check_parity(model: DefectClassifier, # the PyTorch source
+                 exported, # an `.onnx` path, or a classifier with `predict` (`OnnxClassifier`, `OpenVinoClassifier`)
+                 images, # PIL images both are run on
+                 atol: float = 1e-4, # largest |Δ probability| allowed
+                 min_agreement: float = 1.0, # least share of images whose class, and whose Bad decision, must agree
+                 threshold: float | None = None, # P(Bad) threshold of the decision (None: the checkpoint's, else 0.5)
+                 raise_error: bool = True, # raise `ParityError` when a limit is not met (False: only report)
+                ) -> dict:
+    "Compare `exported` with `model` on PIL `images`: max |Δ probability|, agreement of classes and of Bad decisions."
     exported = exported if hasattr(exported, 'predict') else OnnxClassifier(exported)
     model = copy.deepcopy(model).cpu().eval()
     thr = threshold if threshold is not None else float(getattr(model, 'meta', {}).get('threshold', 0.5))
     p_ref, p_exp = model.predict(images), exported.predict(images)
-    bad_ref, bad_exp = 1 - p_ref[:, 0] >= thr, 1 - p_exp[:, 0] >= thr
-    report = dict(n=len(images), max_abs_diff=float(np.abs(p_ref - p_exp).max()), mean_abs_diff=float(np.abs(p_ref - p_exp).mean()),
-                  class_agreement=float((p_ref.argmax(1) == p_exp.argmax(1)).mean()), decision_agreement=float((bad_ref == bad_exp).mean()),
-                  threshold=thr)
-    if raise_error and (report['max_abs_diff'] > atol or report['decision_agreement'] < min_agreement or report['class_agreement'] < min_agreement):
+    bad_ref, bad_exp = p_bad(p_ref) >= thr, p_bad(p_exp) >= thr
+    report = dict(n=len(images), max_abs_diff=float(np.abs(p_ref - p_exp).max()),
+                  mean_abs_diff=float(np.abs(p_ref - p_exp).mean()),
+                  class_agreement=float((p_ref.argmax(1) == p_exp.argmax(1)).mean()),
+                  decision_agreement=float((bad_ref == bad_exp).mean()), threshold=thr)
+    if raise_error and (report['max_abs_diff'] > atol or report['decision_agreement'] < min_agreement
+                        or report['class_agreement'] < min_agreement):
         raise ParityError(f'exported model differs from PyTorch: {report}')
     return report
 
+# %% ../nbs/12_export.ipynb #f6641b18
 def check_map_parity(model: DefectClassifier, exported, images, atol: float = 1e-3, raise_error: bool = True) -> dict:
-    "Compare the `map` output of `exported` (a path or `OnnxClassifier`) with `cam.class_activation_maps` of `model` (logit units)."
+    ("Compare the `map` output of `exported` (a path or `OnnxClassifier`) with `cam.class_activation_maps` of "
+     "`model` (logit units).")
     exported = exported if hasattr(exported, 'map_grids') else OnnxClassifier(exported)
-    diff = float(np.abs(class_activation_maps(copy.deepcopy(model).cpu().eval(), images) - exported.map_grids(images)).max())
-    if raise_error and diff > atol: raise ParityError(f'the exported map differs from PyTorch by up to {diff:.3g} (> {atol})')
+    diff = float(np.abs(class_activation_maps(copy.deepcopy(model).cpu().eval(), images)
+                        - exported.map_grids(images)).max())
+    if raise_error and diff > atol: raise ParityError(f'the exported map differs from PyTorch by up to {diff:.3g} '
+                                                      f'(> {atol})')
     return dict(max_map_diff=diff)
 
 # %% ../nbs/12_export.ipynb #286a6c1a
@@ -90,7 +106,8 @@ def fold_constants(path):
 
 # %% ../nbs/12_export.ipynb #ff4cad60
 def _export_graph(module: nn.Module, pre: Preprocess, path, output: str | list, meta: dict, opset: int = 17) -> Path:
-    "`module` (preprocessed images in, `output` name(s) out, dynamic batch) to `path` (.onnx), constants folded, `meta` in its metadata, checked by onnx."
+    ("`module` (preprocessed images in, `output` name(s) out, dynamic batch) to `path` (.onnx), constants folded, "
+     "`meta` in its metadata, checked by onnx.")
     outputs = [output] if isinstance(output, str) else list(output)
     path = Path(path).with_suffix('.onnx')
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,17 +115,26 @@ def _export_graph(module: nn.Module, pre: Preprocess, path, output: str | list, 
     with torch.no_grad(), warnings.catch_warnings():   # no_grad, not inference_mode: the exporter needs normal tensors
         warnings.simplefilter('ignore')
         torch.onnx.export(module, x, str(path), input_names=['image'], output_names=outputs,
-                          dynamic_axes={n: {0: 'batch'} for n in ['image', *outputs]}, opset_version=opset, dynamo=False)
+                          dynamic_axes={n: {0: 'batch'} for n in ['image', *outputs]}, opset_version=opset,
+                          dynamo=False)
     fold_constants(path)
     set_onnx_metadata(path, meta)
     onnx.checker.check_model(str(path))
     return path
 
-def to_onnx(model: DefectClassifier, path, images=None, opset: int = 17, atol: float = 1e-4, with_map: bool = False) -> Path:
-    ("Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata; `with_map`: its "
-     "map grid as a second output `map`); checked on `images` if given.")
+# %% ../nbs/12_export.ipynb #31774de4
+def to_onnx(model: DefectClassifier, # the classifier (a CPU copy of it is exported)
+            path, # the file to write (its suffix becomes .onnx; folders are created)
+            images=None, # PIL images parity is checked on (`check_parity`; None: no check)
+            opset: int = 17, # the ONNX opset
+            atol: float = 1e-4, # largest |Δ probability| the check allows
+            with_map: bool = False, # add the map grid as a second output, `map` (checked on `images` too)
+           ) -> Path:
+    ("Export `model` to `path` (.onnx, dynamic batch, probabilities out, preprocessing in the metadata); checked on "
+     "`images` if given.")
     src = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
-    module, outputs = (ProbabilitiesAndMap(src), ['probabilities', 'map']) if with_map else (_WithSoftmax(src), 'probabilities')
+    module, outputs = ((ProbabilitiesAndMap(src), ['probabilities', 'map']) if with_map
+                       else (_WithSoftmax(src), 'probabilities'))
     path = _export_graph(module, src.preprocess, path, outputs, model_metadata(src), opset)
     if images is not None:
         check_parity(src, path, images, atol=atol)
@@ -134,48 +160,60 @@ class _PatchScores(nn.Module):
         d2 = (f * f).sum(-1, keepdim=True) - 2 * (f @ self.bank_t) + self.bank_sq
         return d2.min(-1).values.clamp_min(0).sqrt()
 
+# %% ../nbs/12_export.ipynb #3ad91362
 def patchcore_metadata(detector: PatchCore) -> dict:
-    "What a runtime needs besides the graph: preprocessing, configuration, thresholds and how it was fitted (JSON strings)."
+    ("What a runtime needs besides the graph: preprocessing, configuration, thresholds and how it was fitted (JSON "
+     "strings).")
     return dict(kind='patchcore', preprocess=detector.preprocess.to_json(), config=json.dumps(detector.config),
                 thresholds=json.dumps(detector.thresholds), fit_info=json.dumps(detector.fit_info))
 
+# %% ../nbs/12_export.ipynb #a72377e6
 def check_patchcore_parity(detector: PatchCore, exported, images, rtol: float = 1e-3, raise_error: bool = True) -> dict:
-    "Compare an exported detector (`OnnxPatchCore` or `.onnx` path) with `detector` on PIL `images`: image scores and maps, relative to the median image score."
+    ("Compare an exported detector (`OnnxPatchCore` or `.onnx` path) with `detector` on PIL `images`: image scores "
+     "and maps, relative to the median image score.")
     exported = exported if isinstance(exported, OnnxPatchCore) else OnnxPatchCore(exported)
     s_ref, m_ref = detector.score(images)
     s_exp, m_exp = exported.score(images)
     scale = float(np.median(np.abs(s_ref))) or 1.0
-    report = dict(n=len(images), max_score_diff=float(np.abs(s_ref - s_exp).max()), max_map_diff=float(max(np.abs(a - b).max() for a, b in zip(m_ref, m_exp))),
-                  median_score=scale)
+    report = dict(n=len(images), max_score_diff=float(np.abs(s_ref - s_exp).max()),
+                  max_map_diff=float(max(np.abs(a - b).max() for a, b in zip(m_ref, m_exp))), median_score=scale)
     report['relative_diff'] = max(report['max_score_diff'], report['max_map_diff']) / scale
-    if raise_error and report['relative_diff'] > rtol: raise ParityError(f'exported detector differs from PyTorch: {report}')
+    if raise_error and report['relative_diff'] > rtol:
+        raise ParityError(f'exported detector differs from PyTorch: {report}')
     return report
 
+# %% ../nbs/12_export.ipynb #94274c40
 def patchcore_to_onnx(detector: PatchCore, path, images=None, opset: int = 17, rtol: float = 1e-3) -> Path:
-    "Export a fitted `detector` to `path` (.onnx: preprocessed images in, patch scores out, the bank inside, dynamic batch); checked on PIL `images` if given."
+    ("Export a fitted `detector` to `path` (.onnx: preprocessed images in, patch scores out, the bank inside, "
+     "dynamic batch); checked on PIL `images` if given.")
     if detector.bank is None: raise ValueError('fit the detector before exporting it')
-    path = _export_graph(_PatchScores(detector), detector.preprocess, path, 'patch_scores', patchcore_metadata(detector), opset)
+    path = _export_graph(_PatchScores(detector), detector.preprocess, path, 'patch_scores',
+                         patchcore_metadata(detector), opset)
     if images is not None: check_patchcore_parity(detector, path, images, rtol)
     return path
 
+# %% ../nbs/12_export.ipynb #16ad8059
 class OnnxPatchCore(PatchCore):
-    "A `PatchCore` whose patch scores come from an ONNX Runtime session (`patchcore_to_onnx`'s file); maps, image scores and thresholds as PyTorch's."
+    ("A `PatchCore` whose patch scores come from an ONNX Runtime session (`patchcore_to_onnx`'s file); maps, image "
+     "scores and thresholds as PyTorch's.")
     def __init__(self, path, providers='cpu', threads: int | None = None):
         self.path = Path(path)
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
         self.session = ort.InferenceSession(str(path), opts, providers=resolve_providers(providers))
         meta = self.session.get_modelmeta().custom_metadata_map
-        if meta.get('kind') != 'patchcore': raise ValueError(f'{path} is not a detector exported by `patchcore_to_onnx`')
+        if meta.get('kind') != 'patchcore':
+            raise ValueError(f'{path} is not a detector exported by `patchcore_to_onnx`')
         self.preprocess, self.config = Preprocess.from_json(meta['preprocess']), json.loads(meta['config'])
         self.thresholds, self.fit_info = json.loads(meta['thresholds']), json.loads(meta['fit_info'])
         self.features, self.bank, self.nn_backend = None, None, 'onnx'
 
     def score_grid(self, images, batch_size: int = 16) -> torch.Tensor:
         "Patch scores `(n, h, w)` of PIL images, from ONNX Runtime."
-        out = [self.session.run(None, {'image': self.preprocess(batch).numpy()})[0] for batch in chunked(images, batch_size)]
+        out = [self.session.run(None, {'image': self.preprocess(batch).numpy()})[0]
+               for batch in chunked(images, batch_size)]
         return torch.from_numpy(np.concatenate(out))
 
     def save(self, path): raise NotImplementedError('an OnnxPatchCore is already exported: copy its .onnx file')
-    def __repr__(self): return f'OnnxPatchCore({self.path.name}, {self.session.get_providers()[0]}, size={self.preprocess.size})'
-
+    def __repr__(self): return (f'OnnxPatchCore({self.path.name}, {self.session.get_providers()[0]}, '
+                                f'size={self.preprocess.size})')

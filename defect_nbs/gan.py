@@ -78,10 +78,12 @@ def defect_crops(df: pd.DataFrame,             # the index
 # %% ../nbs/04a_gan.ipynb #e35a5e02
 GAN_SIZES = (64, 128)
 
+# %% ../nbs/04a_gan.ipynb #f0ea7e3f
 def _dcgan_width(width: int, size: int, res: int) -> int:
     "The channels at resolution `res`."
     return width * min(8, size // (2 * res))
 
+# %% ../nbs/04a_gan.ipynb #27e99b01
 def _init_dcgan(m):
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)): nn.init.normal_(m.weight, 0.0, 0.02)
     elif isinstance(m, nn.BatchNorm2d): nn.init.normal_(m.weight, 1.0, 0.02); nn.init.zeros_(m.bias)
@@ -134,6 +136,7 @@ def to_tensor(images: np.ndarray, masks: np.ndarray | None = None) -> torch.Tens
     if masks is not None: x = torch.cat([x, torch.from_numpy(np.asarray(masks, np.float32) * 2 - 1)[:, None]], 1)
     return x.contiguous()
 
+# %% ../nbs/04a_gan.ipynb #147f1081
 def from_tensor(x: torch.Tensor, channels: int) -> tuple[np.ndarray, np.ndarray | None]:
     "A [-1, 1] batch back to uint8 images (n, h, w) or (n, h, w, 3), and its masks (mask channel > 0) or None."
     x = x.detach().float().cpu()
@@ -201,10 +204,12 @@ def _last_checkpoint(folder: Path, prefix: str) -> Path | None:
     found = sorted(Path(folder).glob(f'{prefix}_[0-9][0-9][0-9].safetensors'))
     return found[-1] if found else None
 
+# %% ../nbs/04a_gan.ipynb #31118b2f
 def _prune(folder: Path, prefix: str, keep_last: int):
     "Delete all but the `keep_last` latest checkpoints (keep all when 0)."
     if keep_last: [p.unlink() for p in sorted(Path(folder).glob(f'{prefix}_[0-9][0-9][0-9].safetensors'))[:-keep_last]]
 
+# %% ../nbs/04a_gan.ipynb #afb4be9e
 def _run_dir(kind: str, x: torch.Tensor, config: dict, dest) -> Path:
     "`dest`, or a cache folder named after the training data `x` and the `config`."
     if dest is not None: return Path(dest).mkdir(parents=True, exist_ok=True) or Path(dest)
@@ -252,6 +257,7 @@ def _random_flips(x: torch.Tensor) -> torch.Tensor:
     x = torch.where(lr[:, None, None, None], x.flip(3), x)
     return torch.where(tb[:, None, None, None], x.flip(2), x)
 
+# %% ../nbs/04a_gan.ipynb #61d19bdd
 def _dcgan_nets(c: dict) -> tuple:
     "A seeded DCGAN of `config` `c`: (generator, discriminator, their Adam optimizers)."
     gen = DCGANGenerator(c['size'], c['channels'], c['mask'], c['nz'], c['width'])
@@ -366,6 +372,7 @@ def _fit_mode(crop: np.ndarray, target: np.ndarray) -> np.ndarray:
     if crop.ndim == target.ndim: return crop
     return np.repeat(crop[..., None], 3, -1) if target.ndim == 3 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
 
+# %% ../nbs/04a_gan.ipynb #0a73ac92
 def _gen_key(gen: nn.Module) -> str:
     "A short hash of the generator's weights."
     h = hashlib.sha1()
@@ -405,6 +412,7 @@ def _gan_crop(img: np.ndarray, mask: np.ndarray, side: int, target: np.ndarray) 
     crop = _fit_mode(cv2.resize(img, (sd, sd), interpolation=cv2.INTER_LINEAR), target)
     return crop, cv2.resize(mask.astype(np.uint8), (sd, sd), interpolation=cv2.INTER_NEAREST).astype(bool)
 
+# %% ../nbs/04a_gan.ipynb #68b61c98
 def _place(target: np.ndarray, mask: np.ndarray, rng, tries: int) -> tuple[int, int] | None:
     "A random top-left (y, x) where all of `mask` lies inside the part of `target`, or None after `tries`."
     part = part_mask(target if target.ndim == 2 else cv2.cvtColor(target, cv2.COLOR_RGB2GRAY))
@@ -658,6 +666,7 @@ def train_cyclegan(good: np.ndarray,               # uint8 Good images (n, h, w)
 FEATURE_ARCH = 'efficientnet_lite0'
 _FEATURE_MODELS = {}
 
+# %% ../nbs/04a_gan.ipynb #7da2f3dd
 def feature_name(arch: str = FEATURE_ARCH, size: int = 224) -> str:
     "How a figure names its feature extractor."
     return f'{arch} (ImageNet, pooled, {size} px)'

@@ -24,10 +24,12 @@ __all__ = ['INT8_WEIGHTS_ENV', 'CALIBRATION_METHODS', 'KEEP_FP32', 'int8_weight_
 INT8_WEIGHTS_ENV = 'DEFECT_NBS_INT8_WEIGHTS'   # '7', '8' or 'auto'
 
 def int8_weight_bits(isa: str | None = None) -> int:
-    "The INT8 weight width quantization uses by default: `$DEFECT_NBS_INT8_WEIGHTS` (7 or 8) if set, else 7 where `int8_saturates(isa)`, else 8."
+    ("The INT8 weight width quantization uses by default: `$DEFECT_NBS_INT8_WEIGHTS` (7 or 8) if set, else 7 where "
+     "`int8_saturates(isa)`, else 8.")
     v = os.environ.get(INT8_WEIGHTS_ENV, '').strip().lower().removesuffix('bit').removesuffix('-')
     if v in ('', 'auto'): return 7 if int8_saturates(isa) else 8
-    if v not in ('7', '8'): raise ValueError(f"${INT8_WEIGHTS_ENV} must be 7, 8 or auto, not {os.environ[INT8_WEIGHTS_ENV]!r}")
+    if v not in ('7', '8'): raise ValueError(f"${INT8_WEIGHTS_ENV} must be 7, 8 or auto, "
+                                             f"not {os.environ[INT8_WEIGHTS_ENV]!r}")
     return int(v)
 
 # %% ../nbs/12a_int8.ipynb #9a90dc28
@@ -38,6 +40,7 @@ def quantize_torch_dynamic(model: nn.Module) -> nn.Module:
         warnings.simplefilter('ignore')
         return quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
 
+# %% ../nbs/12a_int8.ipynb #10f16899
 def count_modules(model: nn.Module) -> pd.Series:
     "How many layers of each type `model` has (leaf modules, and quantized layers whose only child is packed weights)."
     names = [m._get_name() for m in model.modules() if not list(m.children()) or 'Quantized' in m._get_name()]
@@ -60,6 +63,7 @@ class ImageCalibrationReader(CalibrationDataReader):
     def rewind(self): self._i = 0
     def __len__(self): return -(-len(self.paths) // self.batch_size)
 
+# %% ../nbs/12a_int8.ipynb #08939054
 def calibration_paths(df: pd.DataFrame, n: int = 128, split: str = 'train', seed: int = 0) -> list[Path]:
     "`n` usable images of `split`, stratified by label (never valid or test images)."
     rows = usable(df)[lambda d: d.split == split]
@@ -69,48 +73,63 @@ def calibration_paths(df: pd.DataFrame, n: int = 128, split: str = 'train', seed
     return [Path(p) for p in picked.path[:n]]
 
 # %% ../nbs/12a_int8.ipynb #680d7610
-CALIBRATION_METHODS = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy, percentile=CalibrationMethod.Percentile)
+CALIBRATION_METHODS = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
+                           percentile=CalibrationMethod.Percentile)
 
+# %% ../nbs/12a_int8.ipynb #2ab9f540
 def _ends(nodes) -> list[str]:
     names = [n.name for n in nodes]
     convs = [n.name for n in nodes if n.op_type == 'Conv']
     heads = [n for n in names if '/head/' in n] or [n.name for n in nodes if n.op_type in ('Gemm', 'MatMul')][-1:]
-    tail = names[names.index(heads[-1]) + 1:] if heads else []   # the Softmax: a uint8 output would round P to steps of 1/255
+    # the Softmax: a uint8 output would round P to steps of 1/255
+    tail = names[names.index(heads[-1]) + 1:] if heads else []
     return convs[:1] + heads + tail
 
+# %% ../nbs/12a_int8.ipynb #95f55f89
 def fp32_ends(path) -> list[str]:
-    "Names of the first Conv, of every node of the model's head (else the last Gemm/MatMul) and of the nodes after it (the Softmax) of an ONNX graph, commonly kept in FP32."
+    ("Names of the first Conv, of every node of the model's head (else the last Gemm/MatMul) and of the nodes after "
+     "it (the Softmax) of an ONNX graph, commonly kept in FP32.")
     return _ends(onnx.load(str(path)).graph.node)
 
+# %% ../nbs/12a_int8.ipynb #c757eb71
 def fp32_stride2(path) -> list[str]:
-    "`fp32_ends` plus every node of the layers that work at stride 2 (from timm's `feature_info` of the model's architecture)."
+    ("`fp32_ends` plus every node of the layers that work at stride 2 (from timm's `feature_info` of the model's "
+     "architecture).")
     m = onnx.load(str(path))
     meta = {p.key: p.value for p in m.metadata_props}
     arch = json.loads(meta['config'])['arch'] if 'config' in meta else None
     stride2 = []
     if arch:
-        try: info = timm.create_model(model_spec(arch).timm_name, pretrained=False, features_only=True).feature_info.info
+        try: info = timm.create_model(model_spec(arch).timm_name, pretrained=False,
+                                      features_only=True).feature_info.info
         except Exception: info = []   # no feature pyramid (e.g. a transformer): nothing works at stride 2
         stride2 = [f['module'] for f in info if f['reduction'] == 2]
     anchors = []
-    if stride2:   # 'blocks.0' is exported as '/backbone/blocks/blocks.0/...', or as '/backbone/blocks.0/...' by a features_only backbone
+    # 'blocks.0' is exported as '/backbone/blocks/blocks.0/...',
+    # or as '/backbone/blocks.0/...' by a features_only backbone
+    if stride2:
         parts = stride2[-1].split('.')
-        anchors = ['/backbone/' + '/'.join('.'.join(parts[:k + 1]) for k in range(len(parts))) + '/', f'/backbone/{stride2[-1]}/']
+        anchors = ['/backbone/' + '/'.join('.'.join(parts[:k + 1]) for k in range(len(parts))) + '/',
+                   f'/backbone/{stride2[-1]}/']
     names = [n.name for n in m.graph.node]
     last = max((i for i, n in enumerate(names) if any(a in n for a in anchors)), default=-1)
     return list(dict.fromkeys(names[:last + 1] + _ends(m.graph.node)))
 
+# %% ../nbs/12a_int8.ipynb #68ac26c3
 KEEP_FP32 = ('ends', 'stride2')   # and 'stem', the old name of 'stride2'
 
 def fp32_nodes(path, keep_fp32) -> list[str]:
     "Node names that `keep_fp32` ('ends', 'stride2' or a list of names) keeps in FP32 in the ONNX graph at `path`."
     if keep_fp32 == 'stem':   # the old name: it kept every stride-2 layer, not only the stem
-        warnings.warn("keep_fp32='stem' is now called 'stride2' (every stride-2 layer, not only the stem)", DeprecationWarning)
+        warnings.warn("keep_fp32='stem' is now called 'stride2' (every stride-2 layer, not only the stem)",
+                      DeprecationWarning)
         keep_fp32 = 'stride2'
     if isinstance(keep_fp32, str) and keep_fp32 not in KEEP_FP32:
         raise ValueError(f'keep_fp32 must be one of {KEEP_FP32} or node names, not {keep_fp32!r}')
-    return fp32_ends(path) if keep_fp32 == 'ends' else fp32_stride2(path) if keep_fp32 == 'stride2' else list(keep_fp32 or ())
+    return (fp32_ends(path) if keep_fp32 == 'ends' else fp32_stride2(path) if keep_fp32 == 'stride2'
+            else list(keep_fp32 or ()))
 
+# %% ../nbs/12a_int8.ipynb #dbd099af
 def quantize_int8(fp32_path, # the FP32 model, from `to_onnx`
                   out_path, # where the QDQ model goes (.onnx)
                   calib_images, # training image files the activation ranges are measured on
@@ -122,10 +141,12 @@ def quantize_int8(fp32_path, # the FP32 model, from `to_onnx`
                   extra_options: dict | None = None, # passed to ONNX Runtime's `quantize_static`
                   reduce_range: bool | None = None # 7-bit weights; default `int8_weight_bits() == 7`
                  ) -> Path:
-    "Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; 7-bit weights by default where `int8_weight_bits()` says so (CPUs whose 8-bit kernels saturate, or `$DEFECT_NBS_INT8_WEIGHTS=7`)."
+    ("Static INT8 (QDQ) copy of `fp32_path`, calibrated on image files `calib_images`; 7-bit weights by default "
+     "where `int8_weight_bits()` says so (CPUs whose 8-bit kernels saturate, or `$DEFECT_NBS_INT8_WEIGHTS=7`).")
     from onnxruntime.quantization import quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    if method not in CALIBRATION_METHODS: raise ValueError(f'method must be one of {list(CALIBRATION_METHODS)}, not {method!r}')
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f'method must be one of {list(CALIBRATION_METHODS)}, not {method!r}')
     if reduce_range is None: reduce_range = int8_weight_bits() == 7
     out_path = Path(out_path).with_suffix('.onnx')
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,18 +162,19 @@ def quantize_int8(fp32_path, # the FP32 model, from `to_onnx`
             warnings.simplefilter('ignore')
             quantize_static(str(prepped), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                             activation_type=QuantType.QUInt8 if activation == 'uint8' else QuantType.QInt8,
-                            weight_type=QuantType.QInt8, nodes_to_exclude=exclude, calibrate_method=CALIBRATION_METHODS[method],
-                            reduce_range=reduce_range, extra_options=opts)
+                            weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
+                            calibrate_method=CALIBRATION_METHODS[method], reduce_range=reduce_range, extra_options=opts)
     bits = f"{'int7' if reduce_range else 'int8'} {'per-channel' if per_channel else 'per-tensor'}"
-    meta['quantization'] = json.dumps(dict(format='QDQ', weights=bits,
-                                           activations=activation, method=method, n_calibration=len(reader.paths), fp32_nodes=exclude,
+    meta['quantization'] = json.dumps(dict(format='QDQ', weights=bits, activations=activation, method=method,
+                                           n_calibration=len(reader.paths), fp32_nodes=exclude,
                                            reduce_range=reduce_range, quantized_on=cpu_info()['isa']))
     set_onnx_metadata(out_path, meta)
     return out_path
 
 # %% ../nbs/12a_int8.ipynb #9c05c570
 def int8_layer_errors(fp32_path, int8_path, images, batch_size: int = 8) -> pd.DataFrame:
-    "SQNR (dB) of every tensor of the INT8 model against the FP32 model on image files, in graph order, with the op that makes it."
+    ("SQNR (dB) of every tensor of the INT8 model against the FP32 model on image files, in graph order, with the op "
+     "that makes it.")
     from onnxruntime.quantization.qdq_loss_debug import (modify_model_output_intermediate_tensors, collect_activations,
                                                         create_activation_matching, compute_activation_error)
     pre = Preprocess.from_json(onnx_metadata(fp32_path)['preprocess'])
@@ -161,7 +183,8 @@ def int8_layer_errors(fp32_path, int8_path, images, batch_size: int = 8) -> pd.D
         acts = []
         for src, name in ((fp32_path, 'float.onnx'), (int8_path, 'qdq.onnx')):
             modify_model_output_intermediate_tensors(str(src), str(Path(d) / name))
-            acts.append(collect_activations(str(Path(d) / name), ImageCalibrationReader(images, pre, 'image', batch_size)))
+            acts.append(collect_activations(str(Path(d) / name),
+                                            ImageCalibrationReader(images, pre, 'image', batch_size)))
     errors = compute_activation_error(create_activation_matching(acts[1], acts[0]))
     graph = onnx.load(str(fp32_path)).graph.node
     made_by = {o: (k, n.op_type, n.name) for k, n in enumerate(graph) for o in n.output}
@@ -169,11 +192,13 @@ def int8_layer_errors(fp32_path, int8_path, images, batch_size: int = 8) -> pd.D
             for t, e in errors.items() if t in made_by and 'xmodel_err' in e]
     return pd.DataFrame(rows).sort_values('position').reset_index(drop=True)
 
+# %% ../nbs/12a_int8.ipynb #61878fd8
 def plot_layer_errors(errors: pd.DataFrame, title: str = ''):
     "SQNR of each tensor against FP32 along the network's depth."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 3.2))
     ax.plot(errors.position, errors.sqnr_db, '.-')
-    ax.set_xlabel('node position in the graph'); ax.set_ylabel('SQNR vs FP32 (dB)'); ax.set_title(title or 'INT8 error along the network')
+    ax.set_xlabel('node position in the graph'); ax.set_ylabel('SQNR vs FP32 (dB)')
+    ax.set_title(title or 'INT8 error along the network')
     fig.tight_layout()
     return fig

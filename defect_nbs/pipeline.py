@@ -34,7 +34,8 @@ def cam_localizer(model, threshold: float, min_area: int = 16) -> Callable:
     return localize
 
 # %% ../nbs/11_pipeline.ipynb #b45baf44
-RESULT_COLUMNS = ['file', 'bucket', 'reason', 'p_bad', 'defect_score', 'boxes', 'load_ms', 'classify_ms', 'localize_ms', 'error']
+RESULT_COLUMNS = ['file', 'bucket', 'reason', 'p_bad', 'defect_score', 'boxes', 'load_ms', 'classify_ms', 'localize_ms',
+                  'error']
 
 # %% ../nbs/11_pipeline.ipynb #dce4d484
 def _walk(root: Path, exclude=()) -> list[Path]:
@@ -85,8 +86,10 @@ def read_results(out_dir) -> pd.DataFrame:
             except json.JSONDecodeError: pass
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
+# %% ../nbs/11_pipeline.ipynb #f8b38389
 def append_rows(path, rows: list[dict]):
-    "Append result rows to a JSON-lines file, flushed and synced; a torn last line from a killed run stays a line of its own."
+    ("Append result rows to a JSON-lines file, flushed and synced; a torn last line from a killed run stays a line of "
+     "its own.")
     path, data = Path(path), ''.join(json.dumps(r) + '\n' for r in rows)
     if path.exists() and path.stat().st_size:
         with open(path, 'rb') as f:
@@ -95,6 +98,7 @@ def append_rows(path, rows: list[dict]):
     with open(path, 'a') as f:
         f.write(data); f.flush(); os.fsync(f.fileno())
 
+# %% ../nbs/11_pipeline.ipynb #a9b01f6a
 def _write_atomic(path: Path, write: Callable):
     tmp = path.with_name(f'.{path.name}.tmp')
     write(tmp)
@@ -119,8 +123,9 @@ class InspectionReport:
         return (f'InspectionReport({len(self.results)} images: {counts}; {self.new} inspected now, '
                 f'{self.skipped} from an earlier run; {self.images_per_second:.1f} images/s; {self.out_dir}{notes})')
 
-NO_RANGES = ('the classifier has no input ranges (a checkpoint saved before they existed): images unlike the training images '
-             'are not sent to review; export it again with `export_classifier` to add them')
+# %% ../nbs/11_pipeline.ipynb #a8cfef74
+NO_RANGES = ('the classifier has no input ranges (a checkpoint saved before they existed): images unlike the training '
+             'images are not sent to review; export it again with `export_classifier` to add them')
 
 # %% ../nbs/11_pipeline.ipynb #873af946
 def _each_or_all(fn, items: list) -> list:
@@ -171,7 +176,8 @@ def classify_batch(classifier, loaded: list, rows: list, temperature: float = 1.
         arr = None if isinstance(pr, Exception) else np.asarray(pr, float)
         if arr is None or not np.isfinite(arr).all():
             err = f'{type(pr).__name__}: {pr}' if arr is None else f'non-finite probabilities {arr.tolist()}'
-            rows[item[0]] = _error_row(rows[item[0]]['file'], 'the classifier failed on it', err, rows[item[0]]['load_ms'])
+            rows[item[0]] = _error_row(rows[item[0]]['file'], 'the classifier failed on it', err,
+                                       rows[item[0]]['load_ms'])
             continue
         kept.append(item); scored.append(arr)
     p = p_bad(np.stack(scored)) if scored else np.zeros(0)
@@ -179,7 +185,13 @@ def classify_batch(classifier, loaded: list, rows: list, temperature: float = 1.
     return kept, p, ms
 
 # %% ../nbs/11_pipeline.ipynb #ded1f0f8
-def localize_and_bucket(localizer, rule: BucketRule, kept: list, p: np.ndarray, rows: list, classify_ms: float = 0.0):
+def localize_and_bucket(localizer, # images -> region lists `(x0, y0, x1, y1, score)`; None: P(Bad) alone decides
+                        rule: BucketRule, # the bucket rule (`ensemble.bucket`)
+                        kept: list, # `(row index, image, why unlike)` of each image `classify_batch` scored
+                        p: np.ndarray, # their P(Bad), in the order of `kept`
+                        rows: list, # the batch's result rows, filled in place
+                        classify_ms: float = 0.0, # the classifier's milliseconds per image, written in each row
+                       ):
     "Fill the rows of the scored images `kept` (P(Bad) `p`): bucket, reason, defect score, boxes and timings."
     t0 = time.perf_counter()
     images = [im for _, im, _ in kept]
@@ -193,8 +205,8 @@ def localize_and_bucket(localizer, rule: BucketRule, kept: list, p: np.ndarray, 
         if lost[k]: b, reason = 'review', 'the localizer failed on it'
         if why: b, reason = 'review', f'unlike the training images: {why}'
         boxes = [] if lost[k] else [[int(v) for v in r[:4]] + [round(float(r[4]), 4)] for r in (regions[k] or [])]
-        rows[j].update(bucket=b, reason=reason, p_bad=float(p[k]), boxes=boxes, classify_ms=classify_ms, localize_ms=localize_ms,
-                       defect_score=None if scores is None or lost[k] else float(scores[k]))
+        rows[j].update(bucket=b, reason=reason, p_bad=float(p[k]), boxes=boxes, classify_ms=classify_ms,
+                       localize_ms=localize_ms, defect_score=None if scores is None or lost[k] else float(scores[k]))
 
 # %% ../nbs/11_pipeline.ipynb #956f9852
 def inspection_plan(source, out_dir: Path, resume: bool, limit: int | None) -> tuple[list, list]:
@@ -206,6 +218,7 @@ def inspection_plan(source, out_dir: Path, resume: bool, limit: int | None) -> t
     done = set(read_results(out_dir).file)
     return files, [f for f in files if str(f) not in done][:limit]
 
+# %% ../nbs/11_pipeline.ipynb #abcf2dae
 def ranges_to_check(meta: dict, ranges, notes: list) -> dict | None:
     ("The training ranges to check against: the classifier's own (noted once when it has none), `ranges`, or None for "
      "`False`.")
@@ -215,20 +228,24 @@ def ranges_to_check(meta: dict, ranges, notes: list) -> dict | None:
         if ranges is None: notes.append(NO_RANGES); warnings.warn(NO_RANGES, stacklevel=3)   # said once per run
     return ranges
 
+# %% ../nbs/11_pipeline.ipynb #c2bb6df7
 def merge_results(out_dir, files: list) -> pd.DataFrame:
-    "Every row of `out_dir/results.jsonl` so far, in the order of `files`, also written to `out_dir/results.csv` (atomically)."
+    ("Every row of `out_dir/results.jsonl` so far, in the order of `files`, also written to `out_dir/results.csv` "
+     "(atomically).")
     out_dir = Path(out_dir)
     results = read_results(out_dir)
     order = {str(f): k for k, f in enumerate(files)}
     results = results.assign(_o=results.file.map(order)).sort_values('_o').drop(columns='_o').reset_index(drop=True)
-    _write_atomic(out_dir / 'results.csv', lambda t: results.assign(boxes=results.boxes.map(json.dumps)).to_csv(t, index=False))
+    _write_atomic(out_dir / 'results.csv',
+                  lambda t: results.assign(boxes=results.boxes.map(json.dumps)).to_csv(t, index=False))
     return results
 
 # %% ../nbs/11_pipeline.ipynb #f8fbdb9b
 from concurrent.futures import ThreadPoolExecutor
 
 def prefetched(load: Callable, batches: list, ahead: bool = True):
-    "`load(batch)` for each batch in order; with `ahead`, the next one loads in a thread while the caller works on this one."
+    ("`load(batch)` for each batch in order; with `ahead`, the next one loads in a thread while the caller works on "
+     "this one.")
     if not ahead or len(batches) < 2:
         yield from map(load, batches); return
     with ThreadPoolExecutor(1, thread_name_prefix='defect_nbs-load') as pool:
@@ -238,8 +255,11 @@ def prefetched(load: Callable, batches: list, ahead: bool = True):
             yield done
         yield pending.result()
 
-def load_and_prepare(classifier, files, ranges: dict | None = None, range_thresholds: dict | None = None) -> tuple[list, list]:
-    "`load_batch`, then the classifier's own `prepare` of the loaded images if it has one (preprocessing ahead of `predict`)."
+# %% ../nbs/11_pipeline.ipynb #673a3062
+def load_and_prepare(classifier, files, ranges: dict | None = None,
+                     range_thresholds: dict | None = None) -> tuple[list, list]:
+    ("`load_batch`, then the classifier's own `prepare` of the loaded images if it has one (preprocessing ahead of "
+     "`predict`).")
     rows, loaded = load_batch(files, classifier.preprocess.mode, ranges, range_thresholds)
     prepare = getattr(classifier, 'prepare', None)
     if prepare is not None and loaded:
@@ -249,7 +269,7 @@ def load_and_prepare(classifier, files, ranges: dict | None = None, range_thresh
 
 # %% ../nbs/11_pipeline.ipynb #2658c64b
 def inspect_images(source, # a folder, a file, a list of paths, or an index (its `path` column)
-            classifier, # has `predict(images)` (class probabilities, Good first), `preprocess.mode` and optionally `meta`
+            classifier, # has `predict(images)` (class probabilities, Good first), `preprocess.mode`, optionally `meta`
             out_dir, # results.jsonl / results.csv (and annotated copies) go here; a rerun resumes
             localizer: Callable | None = None, # images -> region lists `(x0, y0, x1, y1, score)`
             rule: BucketRule | None = None, # the bucket rule; default: bad above the checkpoint's threshold
@@ -258,7 +278,7 @@ def inspect_images(source, # a folder, a file, a list of paths, or an index (its
             resume: bool = True, # skip files an earlier run in `out_dir` finished
             quiet: bool = False,
             limit: int | None = None, # inspect at most this many new files
-            ranges: dict | bool | None = None, # training input ranges: None = the classifier's (`meta['input_ranges']`), False = no check
+            ranges: dict | bool | None = None, # training input ranges: None = `meta['input_ranges']`, False = no check
             range_thresholds: dict | None = None, # `out_of_range`'s thresholds, e.g. dict(size_factor=3)
             log_every: float = 10.0, # seconds between progress lines when not `interactive` (a log)
             prefetch: bool = True, # read and decode the next batch in a thread while the model runs on this one
@@ -348,7 +368,8 @@ class ReviewQueue:
         with open(self.path, 'a', newline='') as f:
             w = csv.writer(f)
             if new: w.writerow(REVIEW_FIELDS)
-            w.writerow([file, label, self.reviewer, time.strftime('%Y-%m-%dT%H:%M:%S')]); f.flush(); os.fsync(f.fileno())
+            w.writerow([file, label, self.reviewer, time.strftime('%Y-%m-%dT%H:%M:%S')])
+            f.flush(); os.fsync(f.fileno())
     def decide(self, label: str):
         "Record `good` or `bad` for the current image."
         if label not in (GOOD, BAD): raise ValueError(f"label must be {GOOD!r} or {BAD!r}, not {label!r}")

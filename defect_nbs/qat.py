@@ -24,22 +24,28 @@ __all__ = ['fake_quantize', 'calibrate_fake_quant', 'strip_fake_quant', 'quantiz
 
 # %% ../nbs/12b_qat.ipynb #f58bfea0
 def _module_name(node: str) -> str:
-    "The PyTorch module behind an ONNX node exported by `to_onnx` ('/model/backbone/blocks/blocks.0/blocks.0.0/conv_pw/Conv' -> 'backbone.blocks.0.0.conv_pw')."
+    ("The PyTorch module behind an ONNX node exported by `to_onnx` "
+     "('/model/backbone/blocks/blocks.0/blocks.0.0/conv_pw/Conv' -> 'backbone.blocks.0.0.conv_pw').")
     parts, names, prev = node.strip('/').split('/')[1:-1], [], ''
     for p in parts:
         names.append(p[len(prev) + 1:] if prev and p.startswith(prev + '.') else p)
         prev = p
     return '.'.join(names)
 
+# %% ../nbs/12b_qat.ipynb #aea9fdee
 class _FakeQuantWeight(nn.Module):
-    "Per-output-channel symmetric fake quantization of a weight, as ONNX Runtime's QDQ per-channel weights (STE gradient)."
+    ("Per-output-channel symmetric fake quantization of a weight, as ONNX Runtime's QDQ per-channel weights (STE "
+     "gradient).")
     def __init__(self, qmax: int): super().__init__(); self.qmax = qmax
     def forward(self, w):
         scale = (w.detach().abs().amax(dim=tuple(range(1, w.ndim))).clamp_min(1e-8) / self.qmax).float()
-        return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros_like(scale, dtype=torch.int32), 0, -self.qmax, self.qmax)
+        return torch.fake_quantize_per_channel_affine(w, scale, torch.zeros_like(scale, dtype=torch.int32), 0,
+                                                      -self.qmax, self.qmax)
 
+# %% ../nbs/12b_qat.ipynb #259bd7b8
 class _FakeQuantActivation:
-    "Per-tensor uint8 fake quantization of a module's output (or input), with its range from calibration (MinMax, 0 included, as ONNX Runtime)."
+    ("Per-tensor uint8 fake quantization of a module's output (or input), with its range from calibration (MinMax, 0 "
+     "included, as ONNX Runtime).")
     def __init__(self): self.lo, self.hi, self.observe = 0.0, 0.0, True
     def __call__(self, x):
         if self.observe:
@@ -48,6 +54,7 @@ class _FakeQuantActivation:
         scale = max(self.hi - self.lo, 1e-8) / 255
         return torch.fake_quantize_per_tensor_affine(x, scale, int(round(-self.lo / scale)), 0, 255)
 
+# %% ../nbs/12b_qat.ipynb #2dcce3f4
 def _quantized_layers(model: DefectClassifier, keep_fp32='stride2') -> tuple[list[str], list[str]]:
     "Names of the Conv2d/Linear modules that `quantize_int8(keep_fp32=...)` quantizes, and of those it keeps in FP32."
     with tempfile.TemporaryDirectory() as d:
@@ -57,8 +64,10 @@ def _quantized_layers(model: DefectClassifier, keep_fp32='stride2') -> tuple[lis
     layers = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     return [n for n in layers if n not in kept], [n for n in layers if n in kept]
 
+# %% ../nbs/12b_qat.ipynb #1e33c6a2
 def _execution_order(model: nn.Module) -> list[str]:
-    "Names of the Conv2d, Linear, BatchNorm2d, residual-block and pooling modules of `model`, in the order their forward passes end."
+    ("Names of the Conv2d, Linear, BatchNorm2d, residual-block and pooling modules of `model`, in the order their "
+     "forward passes end.")
     kinds = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.AdaptiveAvgPool2d, timm.layers.SelectAdaptivePool2d)
     order, handles = [], []
     for name, m in model.named_modules():
@@ -69,9 +78,11 @@ def _execution_order(model: nn.Module) -> list[str]:
     for h in handles: h.remove()
     return list(dict.fromkeys(order))
 
+# %% ../nbs/12b_qat.ipynb #7c71e5d7
 def fake_quantize(model: DefectClassifier, calib_images, keep_fp32='stride2', reduce_range: bool | None = None,
                   batch_size: int = 16) -> DefectClassifier:
-    "A copy of `model` that simulates `quantize_int8` in PyTorch: fake-quantized weights and activations, ranges calibrated on image files (MinMax)."
+    ("A copy of `model` that simulates `quantize_int8` in PyTorch: fake-quantized weights and activations, ranges "
+     "calibrated on image files (MinMax).")
     from torch.nn.utils import parametrize
     if reduce_range is None: reduce_range = int8_weight_bits() == 7
     model = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
@@ -84,7 +95,8 @@ def fake_quantize(model: DefectClassifier, calib_images, keep_fp32='stride2', re
         modules[name].register_forward_pre_hook(lambda m, args, fq=fq: (fq(args[0]),) + tuple(args[1:]))
     order = _execution_order(model)
     last_conv = None
-    for name in order:   # where ONNX Runtime puts QDQ on outputs: conv + BN (+ act), residual adds, pooling, after a quantized conv
+    # where ONNX Runtime puts QDQ on outputs: conv + BN (+ act), residual adds, pooling, after a quantized conv
+    for name in order:
         m = modules[name]
         if isinstance(m, (nn.Conv2d, nn.Linear)): last_conv = name; continue
         if getattr(m, 'has_skip', False): hook = any(q.startswith(name + '.') for q in quantized)
@@ -96,12 +108,15 @@ def fake_quantize(model: DefectClassifier, calib_images, keep_fp32='stride2', re
     calibrate_fake_quant(model, calib_images, batch_size)
     return model
 
+# %% ../nbs/12b_qat.ipynb #795990da
 def _preprocess_files(pre: Preprocess, paths, batch_size: int = 64) -> torch.Tensor:
     "Image files as one preprocessed batch."
     return torch.cat([pre([load_image(p, pre.mode) for p in batch]) for batch in chunked(paths, batch_size)])
 
+# %% ../nbs/12b_qat.ipynb #6e49aa6e
 def calibrate_fake_quant(model: DefectClassifier, calib_images, batch_size: int = 16):
-    "(Re)measure the activation ranges of a `fake_quantize` model on image files (or those files already preprocessed into one tensor)."
+    ("(Re)measure the activation ranges of a `fake_quantize` model on image files (or those files already "
+     "preprocessed into one tensor).")
     x = calib_images if torch.is_tensor(calib_images) else _preprocess_files(model.preprocess, calib_images)
     points = model.fake_quant['points']
     for p in points: p.lo, p.hi, p.observe = 0.0, 0.0, True
@@ -113,15 +128,17 @@ def calibrate_fake_quant(model: DefectClassifier, calib_images, batch_size: int 
     model.train(was_training)
     return model
 
+# %% ../nbs/12b_qat.ipynb #d93e4bb6
 def _log_odds_bad(logits):
-    "log P(Bad) - log P(good) from logits, class 0 being good: in torch, differentiable and unclipped (`core.log_odds` is its NumPy twin on P(Bad))."
+    ("log P(Bad) - log P(good) from logits, class 0 being good: in torch, differentiable and unclipped "
+     "(`core.log_odds` is its NumPy twin on P(Bad)).")
     logp = torch.log_softmax(logits.float(), dim=1)
     return torch.logsumexp(logp[:, 1:], dim=1) - logp[:, 0]
 
-
 # %% ../nbs/12b_qat.ipynb #73a3639e
 def strip_fake_quant(model: DefectClassifier) -> DefectClassifier:
-    "A plain copy of a `fake_quantize` model: float weights (as trained), no hooks; ready for `to_onnx` and `quantize_int8`."
+    ("A plain copy of a `fake_quantize` model: float weights (as trained), no hooks; ready for `to_onnx` and "
+     "`quantize_int8`.")
     from torch.nn.utils import parametrize
     out = copy.deepcopy(model)
     for m in out.modules():
@@ -130,49 +147,65 @@ def strip_fake_quant(model: DefectClassifier) -> DefectClassifier:
     del out.fake_quant
     return out
 
-def quantization_aware_finetune(model: DefectClassifier, # the FP32 model (its `meta` threshold and temperature are kept)
+# %% ../nbs/12b_qat.ipynb #77fbe08b
+def _distillation_targets(teacher: nn.Module, X: torch.Tensor, meta: dict,
+                          focus: float) -> tuple[torch.Tensor, torch.Tensor]:
+    "The FP32 `teacher`'s log-odds of Bad on `X`, and each image's loss weight: `1 + focus` at the decision threshold."
+    with torch.no_grad(): target = torch.cat([_log_odds_bad(teacher(batch)) for batch in X.split(64)])
+    # the threshold as log-odds before temperature
+    at = float(meta.get('temperature', 1.0)) * float(log_odds(meta['threshold'])) if 'threshold' in meta else 0.0
+    return target, 1 + focus * torch.exp(-(target - at).abs())
+
+# %% ../nbs/12b_qat.ipynb #57bb01af
+def _distillation_epoch(student: nn.Module, n: int, loss_on, opt, sched, bs: int) -> float:
+    "One epoch over `n` images in random batches of `bs`, minimising `loss_on(batch indices)`; the mean batch loss."
+    student.eval()   # BatchNorm statistics stay frozen: INT8 folds them into the convolutions
+    losses = []
+    for idx in torch.randperm(n).split(bs):
+        if len(idx) < 2: continue
+        loss = loss_on(idx)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+# %% ../nbs/12b_qat.ipynb #32b8abbd
+def quantization_aware_finetune(model: DefectClassifier, # the FP32 model (its `meta` threshold and temperature kept)
                                 train_images, # image files the student learns the FP32 answers on (no labels needed)
-                                calib_images, # image files the activation ranges are measured on, again after every epoch
+                                calib_images, # image files activation ranges are measured on, after every epoch
                                 keep_fp32='stride2', # layers left in FP32, as for `quantize_int8`
                                 epochs: int = 4, lr: float = 2e-5, bs: int = 16,
                                 reduce_range: bool | None = None, # 7-bit weights; default `int8_weight_bits() == 7`
                                 focus: float = 3.0, # extra weight of images whose FP32 log-odds lie near the threshold
                                 seed: int = 0, quiet: bool = False) -> tuple[DefectClassifier, pd.DataFrame]:
-    "Fine-tune a `fake_quantize` copy of `model` to give the FP32 model's answers (distillation on the log-odds of Bad); returns the plain model of the epoch with the lowest loss (epoch 0 = unchanged) for `quantize_int8`, and the loss per epoch."
+    ("Fine-tune a `fake_quantize` copy of `model` to give the FP32 model's answers (distillation on the log-odds of "
+     "Bad); returns the plain model of the epoch with the lowest loss (epoch 0 = unchanged) for `quantize_int8`, and "
+     "the loss per epoch.")
     torch.manual_seed(seed)
     teacher = copy.deepcopy(model).cpu().eval()
     calib = _preprocess_files(model.preprocess, calib_images)   # read once, measured again after every epoch
     student = fake_quantize(model, calib, keep_fp32, reduce_range)
     X = _preprocess_files(model.preprocess, train_images)
-    with torch.no_grad(): target = torch.cat([_log_odds_bad(teacher(batch)) for batch in X.split(64)])
+    target, weight = _distillation_targets(teacher, X, getattr(model, 'meta', {}), focus)
     opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr, weight_decay=0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * -(-len(X) // bs), pct_start=0.1)
-    meta = getattr(model, 'meta', {})   # weight the images near the decision threshold (log-odds before temperature) more
-    at = float(meta.get('temperature', 1.0)) * float(log_odds(meta['threshold'])) if 'threshold' in meta else 0.0
-    weight = 1 + focus * torch.exp(-(target - at).abs())
-    def loss_on(idx): return (weight[idx] * F.smooth_l1_loss(_log_odds_bad(student(X[idx])), target[idx], reduction='none')).mean()
+    def loss_on(idx):
+        return (weight[idx] * F.smooth_l1_loss(_log_odds_bad(student(X[idx])), target[idx], reduction='none')).mean()
     def held_loss():
         with torch.no_grad(): return float(np.mean([loss_on(idx).item() for idx in torch.arange(len(X)).split(64)]))
     history = [dict(epoch=0, loss=held_loss())]
     best = (history[0]['loss'], 0, copy.deepcopy(student.state_dict()))
     for epoch in progress(range(epochs), quiet, desc='quantization-aware fine-tuning'):
-        student.eval()   # BatchNorm statistics stay frozen: INT8 folds them into the convolutions
-        losses = []
-        for idx in torch.randperm(len(X)).split(bs):
-            if len(idx) < 2: continue
-            loss = loss_on(idx)
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            losses.append(loss.item())
+        train_loss = _distillation_epoch(student, len(X), loss_on, opt, sched, bs)
         calibrate_fake_quant(student, calib)
-        history.append(dict(epoch=epoch + 1, train_loss=float(np.mean(losses)), loss=held_loss()))
+        history.append(dict(epoch=epoch + 1, train_loss=train_loss, loss=held_loss()))
         if history[-1]['loss'] < best[0]: best = (history[-1]['loss'], epoch + 1, copy.deepcopy(student.state_dict()))
     student.load_state_dict(best[2])   # fine-tuning can make it worse (8-bit weights start closer): keep the best epoch
     plain = strip_fake_quant(student)
-    plain.meta = dict(getattr(model, 'meta', {}), qat=dict(epochs=epochs, lr=lr, keep_fp32=keep_fp32 if isinstance(keep_fp32, str) else 'custom',
-                                                        reduce_range=student.fake_quant['reduce_range'], n_train=len(X),
-                                                        loss_before=history[0]['loss'], loss_after=best[0], kept_epoch=best[1]))
+    plain.meta = dict(getattr(model, 'meta', {}),
+                      qat=dict(epochs=epochs, lr=lr, keep_fp32=keep_fp32 if isinstance(keep_fp32, str) else 'custom',
+                               reduce_range=student.fake_quant['reduce_range'], n_train=len(X),
+                               loss_before=history[0]['loss'], loss_after=best[0], kept_epoch=best[1]))
     return plain, pd.DataFrame(history).assign(kept=lambda d: d.epoch == best[1])
-
 
 # %% ../nbs/12b_qat.ipynb #7f26fbdb
 def decision_stability(predict, # preprocessed batch -> class probabilities, good first
@@ -182,7 +215,8 @@ def decision_stability(predict, # preprocessed batch -> class probabilities, goo
                        eps: float = 1e-6, # the relative size of the change of the input
                        repeats: int = 4, # draws of the change
                        seed: int = 0, batch_size: int = 32) -> dict:
-    "How far the answers of `predict` move when the batch `x` moves by a relative `eps`: mean |Δ log-odds of Bad| and the share of decisions (temperature-scaled P(Bad) >= `threshold`) that change in any of `repeats` draws."
+    ("How far the answers of `predict` move when the batch `x` moves by a relative `eps`: mean |Δ log-odds of Bad| "
+     "and the share of decisions (temperature-scaled P(Bad) >= `threshold`) that change in any of `repeats` draws.")
     x = np.asarray(x, np.float32)
     def scores(batch):
         p = np.concatenate([np.asarray(predict(b)) for b in np.split(batch, range(batch_size, len(batch), batch_size))])

@@ -17,8 +17,10 @@ __all__ = ['SIZE_FACTOR', 'ASPECT_FACTOR', 'INTENSITY_SPREADS', 'RANGE_SCALES', 
 # %% ../nbs/04c_ranges.ipynb #b3536f89
 SIZE_FACTOR = 2.0          # width, height: at most this factor below the training minimum or above the maximum
 ASPECT_FACTOR = 1.25       # aspect ratio (width / height): likewise
-INTENSITY_SPREADS = 1.0    # brightness, contrast, sharpness: at most this many spreads (std over training images) outside min..max
-RANGE_SCALES = dict(width='factor', height='factor', aspect='factor', brightness='linear', contrast='log', sharpness='log')
+# brightness, contrast, sharpness: at most this many spreads (std over training images) outside min..max
+INTENSITY_SPREADS = 1.0
+RANGE_SCALES = dict(width='factor', height='factor', aspect='factor',
+                    brightness='linear', contrast='log', sharpness='log')
 RANGE_SIZE = 128           # grey-level statistics are measured at this size, whatever the model's input size
 _LOG_FLOOR = 0.01          # grey levels: the log of a blank image's contrast stays finite
 
@@ -29,11 +31,13 @@ def input_stats(image: Image.Image, size: int = RANGE_SIZE) -> dict:
     w, h = image.size
     g = np.asarray(image.convert('L').resize((size, size), Image.BILINEAR), np.float32)
     sharpness = (np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean()) / 2
-    return dict(width=w, height=h, aspect=w / h, brightness=float(g.mean()), contrast=float(g.std()), sharpness=float(sharpness))
+    return dict(width=w, height=h, aspect=w / h, brightness=float(g.mean()), contrast=float(g.std()),
+                sharpness=float(sharpness))
 
 # %% ../nbs/04c_ranges.ipynb #67f0194d
 def _scaled(v, scale): return np.log(np.maximum(v, _LOG_FLOOR)) if scale == 'log' else np.asarray(v, float)
 
+# %% ../nbs/04c_ranges.ipynb #01a2b83d
 def input_ranges(items, size: int = RANGE_SIZE, quiet: bool = True) -> dict:
     "The ranges of `input_stats` over `items` (paths or an index: use its train split), to store with a model."
     if isinstance(items, pd.DataFrame) and 'problem' in items: items = usable(items)
@@ -70,13 +74,16 @@ def out_of_range(image, ranges: dict, size_factor: float = SIZE_FACTOR, aspect_f
     ("Why `image` (PIL, or its `input_stats`) is unlike the training images of `ranges`, naming the threshold it "
      "breaks; '' if inside.")
     stats = image if isinstance(image, dict) else input_stats(image, ranges['size'])
-    limits = dict(width=('size_factor', size_factor), height=('size_factor', size_factor), aspect=('aspect_factor', aspect_factor))
+    limits = dict(width=('size_factor', size_factor), height=('size_factor', size_factor),
+                  aspect=('aspect_factor', aspect_factor))
     why = []
     for k, m in range_margins(stats, ranges).items():
         name, limit = limits.get(k, ('spreads', spreads))
         if m <= limit: continue
         r, unit = ranges['stats'][k], ' px' if k in ('width', 'height') else ''
         side = 'below' if stats[k] < r['min'] else 'above'
-        how_far = f'{m:.3g}x' if r['scale'] == 'factor' else f'{m:.3g} spreads' + (' (log scale)' if r['scale'] == 'log' else '')
-        why.append(f"{k} {stats[k]:.4g}{unit} is {how_far} {side} the training range {r['min']:.4g}..{r['max']:.4g}{unit} (allowed: {name}={limit:g})")
+        how_far = (f'{m:.3g}x' if r['scale'] == 'factor'
+                   else f'{m:.3g} spreads' + (' (log scale)' if r['scale'] == 'log' else ''))
+        why.append(f"{k} {stats[k]:.4g}{unit} is {how_far} {side} the training range "
+                   f"{r['min']:.4g}..{r['max']:.4g}{unit} (allowed: {name}={limit:g})")
     return '; '.join(why)

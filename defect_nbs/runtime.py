@@ -123,9 +123,10 @@ class OnnxClassifier(RuntimeClassifier):
     ("An ONNX Runtime classifier with the `predict` of a `DefectClassifier`; preprocessing and classes come from the "
      "file.")
     def __init__(self, path, providers='cpu', threads: int | None = None, optimize: bool = True,
-                 spin: bool = True): # idle threads spin (ONNX Runtime's default, lowest latency); False leaves cores to others
+                 spin: bool = True): # idle threads spin (ONNX Runtime's default, lowest latency); False frees the cores
         opts, level = ort.SessionOptions(), ort.GraphOptimizationLevel
-        opts.graph_optimization_level = level.ORT_ENABLE_ALL if optimize else level.ORT_DISABLE_ALL   # off: QDQ as float ops
+        # optimize=False: QDQ as float ops
+        opts.graph_optimization_level = level.ORT_ENABLE_ALL if optimize else level.ORT_DISABLE_ALL
         if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
         if not spin: opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(str(path), opts, providers=resolve_providers(providers))
@@ -134,8 +135,8 @@ class OnnxClassifier(RuntimeClassifier):
         self.input_name = self.session.get_inputs()[0].name
         q = self.meta.get('quantization') or {}
         if q and not q.get('reduce_range', False) and self.providers[0] == 'CPUExecutionProvider' and int8_saturates():
-            warnings.warn(f'{self.path.name} has full-range INT8 weights, and this CPU has no VNNI: ONNX Runtime\'s U8S8 '
-                          'kernels can saturate here. Quantize with reduce_range=True (the default on such CPUs).')
+            warnings.warn(f'{self.path.name} has full-range INT8 weights, and this CPU has no VNNI: ONNX Runtime\'s '
+                          'U8S8 kernels can saturate here. Quantize with reduce_range=True (the default on such CPUs).')
 
     def run(self, x) -> list[np.ndarray]:
         "Every output (probabilities first) for a preprocessed batch (array or tensor)."
@@ -145,7 +146,8 @@ class OnnxClassifier(RuntimeClassifier):
     @property
     def providers(self): return self.session.get_providers()
     def __repr__(self):
-        return f'OnnxClassifier({self.path.name}, {self.providers[0]}, size={self.preprocess.size}, classes={self.classes})'
+        return (f'OnnxClassifier({self.path.name}, {self.providers[0]}, size={self.preprocess.size}, '
+                f'classes={self.classes})')
 
 # %% ../nbs/11a_runtime.ipynb #786a5a78
 def map_localizer(classifier: OnnxClassifier, threshold: float, min_area: int = 16):
@@ -169,6 +171,7 @@ def openvino_capabilities(device: str = 'CPU') -> dict:
                 default_precision=core.get_property(device, 'INFERENCE_PRECISION_HINT').to_string(),
                 openvino=ov.__version__)
 
+# %% ../nbs/11a_runtime.ipynb #c66017a9
 def openvino_metadata(model) -> dict:
     "The defect_nbs metadata (JSON strings) of an OpenVINO model or IR file; `{}` if it has none."
     import openvino as ov
@@ -212,9 +215,11 @@ class OpenVinoClassifier(RuntimeClassifier):
 BUNDLE_VERSION = 1
 MANIFEST, CHECKSUMS = 'bundle.json', 'checksums.sha256'
 
+# %% ../nbs/11a_runtime.ipynb #751ef08b
 class BundleError(ValueError):
     "A bundle that cannot be used as it is; the message says why."
 
+# %% ../nbs/11a_runtime.ipynb #e4e3d214
 def file_sha256(path) -> str:
     "The SHA-256 of a file's bytes, in hex."
     h = hashlib.sha256()
@@ -232,6 +237,7 @@ def write_checksums(folder) -> Path:
     (folder / CHECKSUMS).write_text(''.join(f'{file_sha256(folder / n)}  {n}\n' for n in _bundle_files(folder)))
     return folder / CHECKSUMS
 
+# %% ../nbs/11a_runtime.ipynb #10e650eb
 def verify_checksums(folder) -> int:
     ("Check every file of `folder` against `checksums.sha256`; the number of files, or a `BundleError` naming the "
      "first problem.")
@@ -261,6 +267,7 @@ def _versions() -> dict:
     return dict(python=platform.python_version(), numpy=np.__version__, onnxruntime=ort.__version__,
                 **{name: v(name) for name in ('defect_nbs', 'torch', 'onnx', 'openvino')})
 
+# %% ../nbs/11a_runtime.ipynb #f202383d
 RUNTIMES = {'.onnx': 'onnxruntime', '.xml': 'openvino'}   # model file suffix -> the runtime that runs it
 
 def open_classifier(path, threads: int | None = None, providers='cpu', spin: bool = True) -> RuntimeClassifier:
@@ -271,12 +278,14 @@ def open_classifier(path, threads: int | None = None, providers='cpu', spin: boo
     if path.suffix == '.xml': return OpenVinoClassifier(path, threads)
     return OnnxClassifier(path, providers, threads, spin=spin)
 
+# %% ../nbs/11a_runtime.ipynb #31f9f3f9
 def _described(c: RuntimeClassifier) -> dict:
     "What every format of a bundle must agree on."
     d = dict(preprocess=asdict(c.preprocess), classes=c.classes,
              **{k: c.meta[k] for k in ('temperature', 'threshold', 'input_ranges') if k in c.meta})
     return json.loads(json.dumps(d))   # as bundle.json will hold it (tuples become lists)
 
+# %% ../nbs/11a_runtime.ipynb #f88c8196
 def _shared_meta(classifiers: dict) -> dict:
     "What every format's metadata must agree on, from the first; a `BundleError` if another disagrees."
     described = {name: _described(c) for name, c in classifiers.items()}
@@ -317,7 +326,8 @@ def make_bundle(out, # the bundle folder to create (must not exist, or be empty)
             shutil.copyfile(src, out / f'{name}{src.suffix}')
         formats[name] = dict(file=f'{name}{p.suffix}', runtime=RUNTIMES[p.suffix], parity=parity.get(name))
     created = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-    manifest = dict(kind='defect_nbs bundle', version=BUNDLE_VERSION, created=created, **shared, rule=rule_to_json(rule),
+    manifest = dict(kind='defect_nbs bundle', version=BUNDLE_VERSION, created=created, **shared,
+                    rule=rule_to_json(rule),
                     localizer=None if localizer is None else dict(dict(min_area=16), **localizer),
                     formats=formats, default_format=default_format, versions=_versions(), info=info or {})
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, default=float))
@@ -394,6 +404,7 @@ class Bundle:
         size = self.classifier.preprocess.size
         return f"Bundle({self.path.name}, {self.format}, {size} px, {loc}, made {self.manifest['created']})"
 
+# %% ../nbs/11a_runtime.ipynb #94f18f06
 def load_bundle(path, format: str | None = None, threads: int | None = None, providers='cpu',
                 allow_flagged: bool = False) -> Bundle:
     "The checked `Bundle` at `path` (a folder or an archive), running `format` (default: the bundle's own choice)."
@@ -408,8 +419,15 @@ def write_review_queue(results: pd.DataFrame, out_dir) -> Path:
     q[cols].assign(boxes=q.boxes.map(json.dumps)).to_csv(Path(out_dir) / 'review_queue.csv', index=False)
     return Path(out_dir) / 'review_queue.csv'
 
-def inspect_folder(folder, bundle, out_dir, format: str | None = None, threads: int | None = 2, fresh: bool = False,
-                   **kwargs) -> dict:
+# %% ../nbs/11a_runtime.ipynb #07ba2bd8
+def inspect_folder(folder, # a folder of images (`out_dir` inside it is skipped) or one image file
+                   bundle, # the bundle (a folder or an archive) from `write_bundle`
+                   out_dir, # results, `review_queue.csv` and `summary.json` go here; a rerun resumes
+                   format: str | None = None, # the format to run, e.g. 'onnx' or 'openvino' (None: the bundle's)
+                   threads: int | None = 2, # the runtime's CPU threads (None: its default)
+                   fresh: bool = False, # start over instead of resuming an earlier run in `out_dir`
+                   **kwargs, # to `pipeline.inspect_images`: `batch_size`, `annotate`, `limit`, `quiet`, ...
+                  ) -> dict:
     "Inspect `folder` with the bundle at `bundle` into `out_dir` (results, review queue, summary); the summary."
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.exists(): raise FileNotFoundError(f'no such folder or file: {folder}')
@@ -417,7 +435,8 @@ def inspect_folder(folder, bundle, out_dir, format: str | None = None, threads: 
     if not files: raise FileNotFoundError(f'no images in {folder}')
     b = load_bundle(bundle, format, threads)
     rep = b.inspect(files, out_dir, resume=not fresh, **kwargs)   # the files listed once
-    summary = dict(folder=str(folder), bundle=str(Path(bundle).resolve()), format=b.format, created=b.manifest['created'],
+    summary = dict(folder=str(folder), bundle=str(Path(bundle).resolve()), format=b.format,
+                   created=b.manifest['created'],
                    images=len(rep.results), new=rep.new, skipped=rep.skipped, seconds=rep.seconds,
                    images_per_second=rep.images_per_second, buckets=rep.results.bucket.value_counts().to_dict(),
                    notes=rep.notes,
@@ -432,7 +451,7 @@ from fastcore.script import call_parse
 def inspect_cli(folder: str,              # images to inspect: a folder (searched recursively) or one file
                 bundle: str = None,       # the bundle (folder or archive) from `defect_nbs_export` (required)
                 out: str = 'runs/inspect',  # results.csv, review_queue.csv, summary.json (and annotated copies) go here
-                format: str = None,       # the bundle's format to run, e.g. 'onnx' or 'openvino' (default: the bundle's)
+                format: str = None,       # the format to run, e.g. 'onnx' or 'openvino' (default: the bundle's)
                 annotate: bool = False,   # also write annotated copies into good/, bad/, review/
                 fresh: bool = False,      # start over instead of resuming an earlier run in `out`
                 batch_size: int = 16,     # images per model call

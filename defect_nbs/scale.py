@@ -19,6 +19,7 @@ __all__ = ['RAY_ENV', 'quiet_ray_data', 'local_ray', 'result_schema', 'BatchInsp
 # %% ../nbs/16_scale.ipynb #d98c90ac
 RAY_ENV = dict(RAY_USAGE_STATS_ENABLED='0', RAY_DEDUP_LOGS='0')   # nothing phones home; each worker's lines kept apart
 
+# %% ../nbs/16_scale.ipynb #8cbf7ceb
 def quiet_ray_data():
     "No progress bars, execution plans or statistics printed by Ray Data in this process."
     from ray.data import DataContext
@@ -27,6 +28,7 @@ def quiet_ray_data():
     ctx.print_on_execution_start = ctx.enable_auto_log_stats = False
     for name in ('ray', 'ray.data'): logging.getLogger(name).setLevel(logging.ERROR)
 
+# %% ../nbs/16_scale.ipynb #0bd07006
 @contextmanager
 def local_ray(num_cpus: int = 2, # the CPUs Ray may schedule on (actors ask for `threads_per_actor` each)
               temp_dir=None, # Ray's session folder; default: a folder of this user under the system's temp folder
@@ -41,7 +43,8 @@ def local_ray(num_cpus: int = 2, # the CPUs Ray may schedule on (actors ask for 
     temp_dir.mkdir(parents=True, exist_ok=True)
     if quiet: quiet_ray_data()
     ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=str(temp_dir), log_to_driver=not quiet,
-             logging_level=logging.ERROR if quiet else logging.INFO, object_store_memory=object_store_mb * 2**20, **kwargs)
+             logging_level=logging.ERROR if quiet else logging.INFO, object_store_memory=object_store_mb * 2**20,
+             **kwargs)
     try: yield ray
     finally: ray.shutdown()
 
@@ -49,10 +52,12 @@ def local_ray(num_cpus: int = 2, # the CPUs Ray may schedule on (actors ask for 
 def result_schema():
     "The Arrow schema of result rows inside Ray: `RESULT_COLUMNS`, boxes as JSON text."
     import pyarrow as pa
-    types = dict(file=pa.string(), bucket=pa.string(), reason=pa.string(), p_bad=pa.float64(), defect_score=pa.float64(),
-                 boxes=pa.string(), load_ms=pa.float64(), classify_ms=pa.float64(), localize_ms=pa.float64(), error=pa.string())
+    types = dict(file=pa.string(), bucket=pa.string(), reason=pa.string(), p_bad=pa.float64(),
+                 defect_score=pa.float64(), boxes=pa.string(), load_ms=pa.float64(), classify_ms=pa.float64(),
+                 localize_ms=pa.float64(), error=pa.string())
     return pa.schema([(c, types[c]) for c in RESULT_COLUMNS])
 
+# %% ../nbs/16_scale.ipynb #9950daa9
 class BatchInspector:
     "A Ray Data callable class: loads the bundle once, then turns each batch of paths (column `file`) into result rows."
     def __init__(self, bundle_path, format: str | None = None, threads: int = 1, range_thresholds: dict | None = None):
@@ -64,7 +69,8 @@ class BatchInspector:
     def rows(self, files) -> list[dict]:
         "The result rows of `files` (dicts with `RESULT_COLUMNS`), in their order."
         b = self.bundle
-        rows, loaded = load_batch([str(f) for f in files], b.classifier.preprocess.mode, self.ranges, self.range_thresholds)
+        rows, loaded = load_batch([str(f) for f in files], b.classifier.preprocess.mode, self.ranges,
+                                  self.range_thresholds)
         kept, p, classify_ms = classify_batch(b.classifier, loaded, rows, self.temperature)
         localize_and_bucket(b.localizer, b.rule, kept, p, rows, classify_ms)
         return [{c: r.get(c) for c in RESULT_COLUMNS} for r in rows]
@@ -88,9 +94,12 @@ def inspect_ray(source, # a folder, a file, a list of paths, or an index (its `p
                 range_thresholds: dict | None = None, # `out_of_range`'s thresholds, as for `inspect_images`
                 quiet: bool = False, # no progress
                ) -> InspectionReport:
-    "`inspect_images` on a Ray cluster: each file's row (the same rows) in `out_dir`'s results, `results.csv` in input order."
+    ("`inspect_images` on a Ray cluster: each file's row (the same rows) in `out_dir`'s results, `results.csv` in "
+     "input order.")
     import ray
-    if not ray.is_initialized(): raise RuntimeError('inspect_ray needs a Ray cluster: `with local_ray(): ...`, or ray.init(address="auto") on a node')
+    if not ray.is_initialized():
+        raise RuntimeError('inspect_ray needs a Ray cluster: `with local_ray(): ...`, '
+                           'or ray.init(address="auto") on a node')
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, format, 1)
     path, fmt = str(b.path.resolve()), format or b.format
@@ -110,5 +119,6 @@ def inspect_ray(source, # a folder, a file, a list of paths, or an index (its `p
             append_rows(jsonl, [dict(r, boxes=json.loads(r['boxes'])) for r in table.to_pylist()])
     seconds = time.perf_counter() - t0
     report = InspectionReport(merge_results(out_dir, files), out_dir, len(todo), len(files) - len(todo), seconds, notes)
-    if not quiet: print(f'inspect_ray: {report.new} images in {seconds:.1f} s ({report.images_per_second:.1f} images/s)')
+    if not quiet: print(f'inspect_ray: {report.new} images in {seconds:.1f} s '
+                        f'({report.images_per_second:.1f} images/s)')
     return report

@@ -14,10 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from PIL import Image
-from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize, ResizeMethod, aug_transforms, Normalize, Learner, params)
+from fastai.vision.all import (DataBlock, ImageBlock, MaskBlock, PILMask, Resize, ResizeMethod, aug_transforms,
+                               Normalize, Learner, params)
 from .core import *
 from .data import load_image, load_mask, usable, cached_image, cached_mask
-from .models import lite_weights, read_weights, load_backbone_weights, network_available, Preprocess, DefectMapHead
+from .models import (lite_weights, read_weights, load_backbone_weights, network_available, Preprocess,
+                               DefectMapHead)
 from .cam import to_image
 from scipy.special import expit
 from fastcore.basics import chunked
@@ -40,13 +42,15 @@ def make_unet(encoder: str = 'efficientnet_lite0', pretrained: bool = True, size
     name = _encoder_name(encoder)
     offline = lite_weights(encoder) if encoder.startswith('efficientnet_lite') else None
     if pretrained and offline is None and not network_available():
-        raise RuntimeError(f'no network to download ImageNet weights for encoder {encoder!r}; use pretrained=False or efficientnet_lite0')
+        raise RuntimeError(f'no network to download ImageNet weights for encoder {encoder!r}; '
+                           'use pretrained=False or efficientnet_lite0')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         model = smp.Unet(name, encoder_weights='imagenet' if pretrained and offline is None else None, classes=1)
     if pretrained and offline is not None: load_backbone_weights(model.encoder.model, read_weights(offline))
     lite = encoder.startswith('efficientnet_lite')
-    model.preprocess = Preprocess(size, (0.5,) * 3 if lite else (0.485, 0.456, 0.406), (0.5,) * 3 if lite else (0.229, 0.224, 0.225))
+    model.preprocess = Preprocess(size, (0.5,) * 3 if lite else (0.485, 0.456, 0.406),
+                                  (0.5,) * 3 if lite else (0.229, 0.224, 0.225))
     model.unet_config = dict(encoder=encoder, size=size)
     return model
 
@@ -56,20 +60,31 @@ def seg_rows(df: pd.DataFrame) -> pd.DataFrame:
     ok = usable(df)
     return ok[(ok.label == GOOD) | (ok['mask'].fillna('') != '')].reset_index(drop=True)
 
+# %% ../nbs/08_segment.ipynb #080fe7cd
 def _mask_of(r):
     w, h = cached_image(r['path'], 'RGB').size
     return PILMask.create((cached_mask(r['mask'] if r['label'] == BAD else '', w, h) * 1).astype(np.uint8))
 
-def make_seg_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 8, augment: bool = True, seed: int = 42, device=None):
+def make_seg_dls(df: pd.DataFrame,     # the index; its train and valid rows of `seg_rows` (a mask, or good) are used
+                 pre: Preprocess,      # the U-Net's; its size (images squished to it), mean and std are used
+                 bs: int = 8,          # batch size
+                 augment: bool = True, # random flips, rotation, zoom and lighting on the train batches
+                 seed: int = 42,       # ignored by fastai's DataLoaders (shuffling follows `seed_everything`)
+                 device=None,          # where the batches go (default: `default_device()`)
+                ):
     "fastai DataLoaders of (image, mask) over the train/valid rows of the index."
     rows = seg_rows(df)
     rows = rows[rows.split.isin(['train', 'valid'])].reset_index(drop=True)
-    if not (rows.split == 'valid').any() or not (rows.split == 'train').any(): raise ValueError('the index needs train and valid rows')
-    tfms = aug_transforms(flip_vert=True, max_rotate=10, max_zoom=1.1, max_lighting=0.2, max_warp=0.0) if augment else []
+    if not (rows.split == 'valid').any() or not (rows.split == 'train').any():
+        raise ValueError('the index needs train and valid rows')
+    tfms = aug_transforms(flip_vert=True, max_rotate=10, max_zoom=1.1, max_lighting=0.2,
+                          max_warp=0.0) if augment else []
     dblock = DataBlock(blocks=(ImageBlock, MaskBlock(codes=['background', 'defect'])),
                        get_x=lambda r: cached_image(r['path'], 'RGB'), get_y=_mask_of,
-                       splitter=lambda items: (list(np.flatnonzero(items.split.values == 'train')), list(np.flatnonzero(items.split.values == 'valid'))),
-                       item_tfms=Resize(pre.size, method=ResizeMethod.Squish), batch_tfms=[*tfms, Normalize.from_stats(pre.mean, pre.std)])
+                       splitter=lambda items: (list(np.flatnonzero(items.split.values == 'train')),
+                                               list(np.flatnonzero(items.split.values == 'valid'))),
+                       item_tfms=Resize(pre.size, method=ResizeMethod.Squish),
+                       batch_tfms=[*tfms, Normalize.from_stats(pre.mean, pre.std)])
     return dblock.dataloaders(rows, bs=bs, num_workers=0, device=device or default_device(), seed=seed)
 
 # %% ../nbs/08_segment.ipynb #0186bd52
@@ -85,18 +100,29 @@ class DiceBCELoss(nn.Module):
     def activation(self, x): return torch.sigmoid(x)
     def decodes(self, x): return (x > 0.5).long().squeeze(1)
 
+# %% ../nbs/08_segment.ipynb #827c5c3d
 def _seg_splitter(m): return [params(m.encoder), params(m.decoder) + params(m.segmentation_head)]
 
 # %% ../nbs/08_segment.ipynb #da973bd2
-def train_unet(df: pd.DataFrame, encoder: str = 'efficientnet_lite0', size: int = 224, epochs: int = 10, lr: float = 2e-3,
-               bs: int = 8, freeze_epochs: int = 1, pretrained: bool = True, seed: int = 42, quiet: bool = False) -> Learner:
+def train_unet(df: pd.DataFrame,                    # the index: fits on train, keeps the epoch of least valid loss
+               encoder: str = 'efficientnet_lite0', # an smp encoder, or 'efficientnet_liteN' (weights offline)
+               size: int = 224,                     # input size (px); images are squished to it
+               epochs: int = 10,                    # then epochs with everything trained (the encoder at lr / 10)
+               lr: float = 2e-3,                    # peak learning rate (one cycle) of the decoder and head
+               bs: int = 8,                         # batch size
+               freeze_epochs: int = 1,              # epochs with the encoder frozen first (0: none)
+               pretrained: bool = True,             # ImageNet weights for the encoder (offline for EfficientNet-Lite)
+               seed: int = 42,                      # seeds weights, shuffling and augmentation (`seed_everything`)
+               quiet: bool = False,                 # no progress output (`show_progress`)
+              ) -> Learner:
     ("Fit a U-Net on the index's train split (valid for the best epoch); returns the fastai `Learner` "
      "(`.model.preprocess` set).")
     seed_everything(seed)
     model = make_unet(encoder, pretrained, size)
     device = default_device()
     dls = make_seg_dls(df, model.preprocess, bs, seed=seed, device=device)
-    learn = Learner(dls, model.to(device), loss_func=DiceBCELoss(), splitter=_seg_splitter, cbs=[KeepBest(monitor='valid_loss')])
+    learn = Learner(dls, model.to(device), loss_func=DiceBCELoss(), splitter=_seg_splitter,
+                    cbs=[KeepBest(monitor='valid_loss')])
     if device.type == 'cuda': learn.to_fp16()
     else: learn.to_channelslast(use_amp=False)
     show_progress(learn, quiet)   # a bar where one can redraw, else one line per epoch
@@ -124,7 +150,8 @@ def predict_masks(model: nn.Module, images, batch_size: int = 8) -> list[np.ndar
             out += [expit(to_image(g, model.preprocess, im.size)) for g, im in zip(logits, chunk)]
             continue
         p = torch.sigmoid(model(x)).float().cpu()
-        out += [F.interpolate(p[k:k + 1], (im.size[1], im.size[0]), mode='bilinear', align_corners=False)[0, 0].numpy() for k, im in enumerate(chunk)]
+        out += [F.interpolate(p[k:k + 1], (im.size[1], im.size[0]), mode='bilinear',
+                              align_corners=False)[0, 0].numpy() for k, im in enumerate(chunk)]
     return out
 
 # %% ../nbs/08_segment.ipynb #6b2b469f
@@ -148,9 +175,11 @@ def pixel_metrics(probs, masks, threshold: float = 0.5) -> dict:
         a, b, c = int((pred & m).sum()), int((pred & ~m).sum()), int((~pred & m).sum())
         tp, fp, fn = tp + a, fp + b, fn + c
         if m.any(): ious.append(a / (a + b + c))
-    return dict(defect_iou=tp / max(tp + fp + fn, 1), dice=2 * tp / max(2 * tp + fp + fn, 1), pixel_precision=tp / max(tp + fp, 1),
-                pixel_recall=tp / max(tp + fn, 1), mean_iou_defective=float(np.mean(ious)) if ious else float('nan'), n_images=len(probs))
+    return dict(defect_iou=tp / max(tp + fp + fn, 1), dice=2 * tp / max(2 * tp + fp + fn, 1),
+                pixel_precision=tp / max(tp + fp, 1), pixel_recall=tp / max(tp + fn, 1),
+                mean_iou_defective=float(np.mean(ious)) if ious else float('nan'), n_images=len(probs))
 
+# %% ../nbs/08_segment.ipynb #cc434d8e
 def defect_area(probs, threshold: float = 0.5) -> np.ndarray:
     "Fraction of each image predicted as defect."
     return np.array([(p >= threshold).mean() for p in probs])
@@ -162,7 +191,9 @@ def iou_threshold(probs, masks, grid=None) -> float:
     grid = np.round(np.arange(0.05, 1.0, 0.05), 2) if grid is None else grid
     return float(max(grid, key=lambda t: pixel_metrics(probs, masks, t)['defect_iou']))
 
-def evaluate_segmentation(model, df: pd.DataFrame, target_recall: float = 0.99, quiet: bool = True, threshold: float | None = 0.5) -> dict:
+# %% ../nbs/08_segment.ipynb #11df6390
+def evaluate_segmentation(model, df: pd.DataFrame, target_recall: float = 0.99, quiet: bool = True,
+                          threshold: float | None = 0.5) -> dict:
     ("Pixel measures on test at `threshold` (None: chosen on valid by IoU); the image-level area threshold chosen on "
      "valid for `target_recall` (Bad positive).")
     vp, vm, vrows = split_masks(model, df, 'valid', quiet)
@@ -186,7 +217,8 @@ def plot_area_pr(ev: dict, title: str = ''):
         p, r, _ = precision_recall_curve(y, a)
         ax.plot(r, p, label=split)
     ax.plot(ev['image_recall'], ev['image_precision'], 'ro', label=f"test at area >= {ev['area_threshold']:.4f}")
-    ax.set_xlabel('Bad recall'); ax.set_ylabel('Bad precision'); ax.legend(); ax.set_title(title or 'image decision from the mask')
+    ax.set_xlabel('Bad recall'); ax.set_ylabel('Bad precision')
+    ax.legend(); ax.set_title(title or 'image decision from the mask')
     fig.tight_layout()
     return fig
 
@@ -194,7 +226,8 @@ def plot_area_pr(ev: dict, title: str = ''):
 def plot_masks(images, probs, masks, titles=None, ncols: int = 4):
     "Images with the predicted defect probability (red) and the true mask outline (green)."
     import matplotlib.pyplot as plt
-    n = len(images); fig, axs = plt.subplots(-(-n // ncols), ncols, figsize=(4 * ncols, 3.2 * -(-n // ncols)), squeeze=False)
+    n = len(images)
+    fig, axs = plt.subplots(-(-n // ncols), ncols, figsize=(4 * ncols, 3.2 * -(-n // ncols)), squeeze=False)
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue

@@ -43,6 +43,7 @@ def part_mask(img: np.ndarray, tol: float = 12.0, min_part: float = 0.05) -> np.
 # %% ../nbs/03a_synth.ipynb #df38e3b4
 def _gray(img: np.ndarray) -> np.ndarray: return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
 
+# %% ../nbs/03a_synth.ipynb #a836ddc4
 def cut_defect(img: np.ndarray, mask: np.ndarray, margin: int = 6) -> tuple[np.ndarray, np.ndarray]:
     "The defect's bounding box of `img` and `mask`, grown by `margin` pixels (clipped to the image)."
     ys, xs = np.nonzero(mask)
@@ -80,6 +81,7 @@ def transform_patch(patch: np.ndarray,        # the image patch
 # %% ../nbs/03a_synth.ipynb #c0163cfd
 BLENDS = ('alpha', 'poisson')
 
+# %% ../nbs/03a_synth.ipynb #188622f8
 def match_intensity(patch: np.ndarray, ref: np.ndarray, where: np.ndarray, ref_where: np.ndarray) -> np.ndarray:
     "`patch` (float) shifted and scaled per channel: its mean and std over `where` become `ref`'s over `ref_where`."
     p, r = patch.astype(float), ref.astype(float)
@@ -143,12 +145,14 @@ def paste(target: np.ndarray,   # the image pasted onto
 # %% ../nbs/03a_synth.ipynb #b6c17a8b
 PROCEDURAL_DEFECTS = ('scratch', 'crack', 'spot', 'blotch')
 
+# %% ../nbs/03a_synth.ipynb #cd356587
 def _polyline_mask(points, width: int, shape) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
     line = np.round(points).astype(np.int32).reshape(-1, 1, 2)
     cv2.polylines(m, [line], False, 1, thickness=max(1, int(width)), lineType=cv2.LINE_8)
     return m.astype(bool)
 
+# %% ../nbs/03a_synth.ipynb #3b2d9513
 def scratch_mask(rng, shape, length: tuple = (0.3, 0.8), width: tuple = (1, 3)) -> np.ndarray:
     "A thin, slightly curved line across a `shape` (h, w) image."
     h, w = shape
@@ -236,9 +240,9 @@ def _shade(img: np.ndarray, mask: np.ndarray, part: np.ndarray, rng, contrast: t
     m = mask if f.ndim == 2 else mask[..., None]
     return np.where(m, f + delta, f)
 
+# %% ../nbs/03a_synth.ipynb #575d99d7
 MASK_MAKERS = dict(scratch=scratch_mask, crack=crack_mask, spot=spot_mask, blotch=blotch_mask)
 
-# %% ../nbs/03a_synth.ipynb #575d99d7
 def procedural_defect(img: np.ndarray,                   # the Good image drawn on
                       kind: str,                         # one of `PROCEDURAL_DEFECTS`
                       rng,                               # a NumPy Generator
@@ -265,6 +269,7 @@ def procedural_defect(img: np.ndarray,                   # the Good image drawn 
 # method ('' = real), source image, target image, parameters (JSON)
 SYNTH_COLUMNS = ('synthetic', 'source', 'target', 'synth_params')
 
+# %% ../nbs/03a_synth.ipynb #14895121
 def real_train(df: pd.DataFrame) -> pd.DataFrame:
     "The usable original train rows (not synthetic, not augmented): what synthetic images may be made from."
     train = usable(df)[lambda d: d['split'] == 'train']
@@ -320,6 +325,8 @@ def cutpaste_one(src_img: np.ndarray,           # the Bad image the defect is cu
 # %% ../nbs/03a_synth.ipynb #521e20c9
 SYNTHETIC_METHODS = ('cutpaste', 'procedural', 'both')
 _METHOD_ID = dict(cutpaste=1, procedural=2)
+
+# %% ../nbs/03a_synth.ipynb #a16d3093
 _SYNTH_VERSION = 'v1'   # bump when the drawing changes, so cached images are redrawn
 
 def default_synth_dir(df: pd.DataFrame, seed: int = 42, **options) -> Path:
@@ -369,6 +376,7 @@ def synthetic_row(df: pd.DataFrame, tgt, img: np.ndarray, mask: np.ndarray, out:
     out.with_suffix('.json').write_text(json.dumps(row, default=str))
     return row
 
+# %% ../nbs/03a_synth.ipynb #a41af556
 def synthetic_made(out: Path) -> bool:
     "Whether the synthetic image `out`, its mask and its record are all there (made by an earlier call)."
     return out.exists() and out.with_suffix('.json').exists() and out.with_name(f'{out.stem}_mask.png').exists()

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, MaskBlock, Transform, PILImage, PILMask, Learner, Normalize, aug_transforms,
-                               CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat, MixUp, CutMix, TrackerCallback,
+from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, MaskBlock, Transform, PILImage, PILMask, Learner,
+                               Normalize, aug_transforms, CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat, MixUp,
+                               CutMix, TrackerCallback,
                                EarlyStoppingCallback, Callback, hook_output, params, accuracy, ProgressCallback)
 import torch.nn.functional as F
 from PIL import Image
@@ -59,14 +60,24 @@ def target_values(df: pd.DataFrame, target: str = 'label') -> pd.Series:
     if target == 'defect': return df['defect'].where(df['label'] == BAD, GOOD).replace('', BAD)
     raise ValueError(f"target must be 'label' or 'defect', not {target!r}")
 
+# %% ../nbs/05_train.ipynb #5a9d0573
 def class_names(df: pd.DataFrame, target: str = 'label') -> list[str]:
     "The classes of `target`, `good` first (so that P(Bad) = 1 - P(class 0))."
     if target == 'label': return list(LABELS)
     return [GOOD] + sorted(set(target_values(usable(df), target)) - {GOOD})
 
 # %% ../nbs/05_train.ipynb #ccc24ed8
-def make_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 32, augment: bool = True, max_rotate: float = 10.0,
-             sampler_weights=None, seed: int = 42, device=None, target: str = 'label', masks: bool = False):
+def make_dls(df: pd.DataFrame,         # the index; its train and valid rows are used
+             pre: Preprocess,          # how an image becomes an input (mode, resize, size, mean and std)
+             bs: int = 32,             # batch size
+             augment: bool = True,     # random flips, rotation, zoom and lighting on the train batches
+             max_rotate: float = 10.0, # largest random rotation (degrees) with `augment`
+             sampler_weights=None,     # one weight per train row (index order) to sample by; None: plain shuffle
+             seed: int = 42,           # ignored by fastai's DataLoaders (shuffling follows `seed_everything`)
+             device=None,              # where the batches go (default: `default_device()`)
+             target: str = 'label',    # 'label' (good/bad) or 'defect' (good + one class per defect type)
+             masks: bool = False,      # items (image, mask, class), the mask from `mask_target` (segment head)
+            ):
     ("fastai DataLoaders over the `train`/`valid` rows of the index, preprocessed by `pre`; items are (image, mask, "
      "class) with `masks`.")
     rows = df[df['split'].isin(['train', 'valid'])].reset_index(drop=True)
@@ -75,7 +86,8 @@ def make_dls(df: pd.DataFrame, pre: Preprocess, bs: int = 32, augment: bool = Tr
     batch_tfms = aug_transforms(flip_vert=True, max_rotate=max_rotate, max_zoom=1.1, max_lighting=0.2, max_warp=0.0,
                                 p_affine=0.75) if augment else []
     category = CategoryBlock(vocab=class_names(df, target), sort=False)   # class 0 = good
-    blocks, get_y = ((ImageBlock, MaskBlock(codes=['background', 'defect']), category), [lambda r: PILMask.create(mask_target(r, pre.mode)), lambda r: r['target']]) \
+    blocks, get_y = ((ImageBlock, MaskBlock(codes=['background', 'defect']), category),
+                     [lambda r: PILMask.create(mask_target(r, pre.mode)), lambda r: r['target']]) \
         if masks else ((ImageBlock, category), lambda r: r['target'])
     dblock = DataBlock(blocks=blocks, n_inp=1, get_x=lambda r: cached_image(r['path'], pre.mode), get_y=get_y,
                        splitter=lambda items: (list(np.flatnonzero(items['split'].values == 'train')),
@@ -113,7 +125,7 @@ class TrainConfig:
     resize: str = 'squish'        # 'squish', 'pad' (aspect-preserving) or 'crop'
     head: str = 'linear'          # 'linear', 'arcface', 'cosface', or 'segment' (a defect map trained on the masks)
     mask_weight: float = 1.0      # weight of the defect-map loss (segment head)
-    freeze_early: bool = False    # keep the layers before stride 8 frozen throughout (about 2x faster at 320 px on a CPU)
+    freeze_early: bool = False    # the layers before stride 8 frozen throughout (about 2x faster at 320 px on a CPU)
     margin: float = 0.3           # margin of arcface/cosface heads
     epochs: int = 12
     freeze_epochs: int = 1        # head-only epochs before unfreezing (fine-tuning)
@@ -132,14 +144,15 @@ class TrainConfig:
     patience: int = 4             # early stopping (epochs without improvement; 0 = off)
     channels_last: bool = True
     target: str = 'label'         # 'label' (good/bad) or 'defect' (good + one class per defect type)
-    synthetic: str = 'none'       # synthetic Bad images added to the train split: 'none', one of `synth.SYNTHETIC_METHODS`, or 'dcgan' (`gan.add_gan_defects`)
+    synthetic: str = 'none'       # synthetic Bad images for train: 'none', one of `synth.SYNTHETIC_METHODS` or 'dcgan'
     synthetic_per_bad: float = 1.0   # how many per real train Bad image
-    gan_epochs: int = 20          # 'dcgan': epochs of the DCGAN trained on the train split's defect crops (64 px; resumed from the cache)
-    gan_checkpoint: str = ''      # 'dcgan': a `gan.train_dcgan` checkpoint to use instead of training one (refused if it saw non-train images)
+    gan_epochs: int = 20          # 'dcgan': DCGAN epochs on the train defect crops (64 px; resumed from the cache)
+    gan_checkpoint: str = ''      # 'dcgan': a `gan.train_dcgan` checkpoint to use (refused if it saw non-train images)
     clean_text: bool = False      # train and choose on copies with text and marker ink removed (`clean.clean_index`)
-    tensorboard: str | None = None   # a folder for TensorBoard logs (losses, metrics, learning rates); needs the `tensorboard` extra
+    tensorboard: str | None = None   # TensorBoard log folder (losses, metrics, LRs); needs the `tensorboard` extra
     seed: int = 42
 
+# %% ../nbs/05_train.ipynb #da574ca5
 RECIPES = {
     'ours': TrainConfig(),
     'seed_project': TrainConfig(frozen_only=True, balance='none', keep_best=False, patience=0, augment=True, lr=2e-3),
@@ -161,7 +174,8 @@ def map_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     logits, m = logits.as_subclass(torch.Tensor).float(), masks.as_subclass(torch.Tensor).float()
     m = m[:, None] if m.ndim == 3 else m
     known = (m != UNKNOWN_MASK).flatten(1).all(1).float()[:, None, None, None].expand_as(logits)   # whole images only
-    cells = F.adaptive_max_pool2d(torch.where(m == UNKNOWN_MASK, 0., m), logits.shape[-2:])   # a cell is defect if any pixel is
+    # a cell is defect if any pixel is
+    cells = F.adaptive_max_pool2d(torch.where(m == UNKNOWN_MASK, 0., m), logits.shape[-2:])
     if known.sum() == 0: return logits.sum() * 0
     bce = F.binary_cross_entropy_with_logits(logits, cells, weight=known, reduction='sum') / known.sum()
     p = torch.sigmoid(logits) * known
@@ -185,6 +199,7 @@ class MaskSupervision(Callback):
         self.learn.loss_grad = self.learn.loss_grad + self.weight * map_loss(self.hook.stored, self.masks)
         self.learn.loss = self.learn.loss_grad.clone()
 
+# %% ../nbs/05_train.ipynb #093f0814
 def early_parameters(backbone: torch.nn.Module) -> list:
     ("Parameters of the backbone's layers before its stride-8 features (stem and stride-2/4 stages), from timm's "
      "`feature_info`.")
@@ -192,9 +207,11 @@ def early_parameters(backbone: torch.nn.Module) -> list:
     early = [f['module'] for f in info if f['reduction'] <= 4]
     if not early: return []
     names = [n for n, _ in backbone.named_parameters()]
-    last = max(i for i, n in enumerate(names) if n.startswith(early[-1] + '.') or n.startswith(early[-1].replace('.', '_') + '.'))
+    last = max(i for i, n in enumerate(names)
+               if n.startswith(early[-1] + '.') or n.startswith(early[-1].replace('.', '_') + '.'))
     return [p for _, p in list(backbone.named_parameters())[:last + 1]]
 
+# %% ../nbs/05_train.ipynb #162aa360
 class FreezeEarly(Callback):
     "Keep `early_parameters` of the backbone frozen in every fit (also after `unfreeze`)."
     def before_fit(self):
@@ -206,12 +223,15 @@ def epoch_logger(learn: Learner, file=None):
     def log(values):
         names, values = list(learn.recorder.metric_names), list(values)
         if values == names: return                                      # the header line a progress bar prints
-        parts = [f'epoch {int(v) + 1}/{learn.n_epoch}' if n == 'epoch' else f'{n} {v:.4f}' if isinstance(v, float) else f'{n} {v}'
+        parts = [f'epoch {int(v) + 1}/{learn.n_epoch}' if n == 'epoch'
+                 else f'{n} {v:.4f}' if isinstance(v, float) else f'{n} {v}'
                  for n, v in zip(names, values)]
         stage = getattr(learn, 'stage', '')
-        print(('  '.join(parts[:1] + [f'({stage})'] + parts[1:]) if stage else '  '.join(parts)), file=file or sys.stderr, flush=True)
+        print(('  '.join(parts[:1] + [f'({stage})'] + parts[1:]) if stage else '  '.join(parts)),
+              file=file or sys.stderr, flush=True)
     return log
 
+# %% ../nbs/05_train.ipynb #083bc94f
 def show_progress(learn: Learner, quiet: bool = False) -> Learner:
     ("How `learn` shows its progress: nothing if `quiet`; fastai's bar and table where a bar can redraw "
      "(`interactive`); else `epoch_logger` lines.")
@@ -222,6 +242,7 @@ def show_progress(learn: Learner, quiet: bool = False) -> Learner:
 # %% ../nbs/05_train.ipynb #7de7caa7
 def _splitter(model): return [params(model.backbone), params(model.head)]
 
+# %% ../nbs/05_train.ipynb #155a8866
 def _loss_weights(plan, classes, target):
     "The plan's good/bad loss weights, or inverse-frequency weights per class for a defect-type target."
     if target == 'label': return plan.loss_weights
@@ -240,10 +261,12 @@ def with_clean_text(df: pd.DataFrame, cfg: TrainConfig, balance_dir=None, quiet:
 def with_synthetic(df: pd.DataFrame, cfg: TrainConfig, balance_dir=None, quiet: bool = True) -> pd.DataFrame:
     "The index plus the synthetic Bad images `cfg.synthetic` asks for (train split only); `df` itself for 'none'."
     if cfg.synthetic == 'none': return df
-    if cfg.synthetic == 'dcgan':   # a DCGAN trained on the train split's defect crops; its defects pasted onto train Good images
+    # a DCGAN trained on the train split's defect crops; its defects pasted onto train Good images
+    if cfg.synthetic == 'dcgan':
         from defect_nbs.gan import add_gan_defects
         out = add_gan_defects(df, cfg.synthetic_per_bad, epochs=cfg.gan_epochs, checkpoint=cfg.gan_checkpoint or None,
-                              dest=None if balance_dir is None else Path(balance_dir) / 'gan', seed=cfg.seed, quiet=quiet)
+                              dest=None if balance_dir is None else Path(balance_dir) / 'gan', seed=cfg.seed,
+                              quiet=quiet)
         seed_everything(cfg.seed)   # the classifier's run does not depend on how long the GAN trained
         return out
     if cfg.synthetic not in SYNTHETIC_METHODS:
@@ -257,13 +280,16 @@ def tensorboard_callback(log_dir) -> Callback:
      "no images); an `ImportError` that names the extra when tensorboard is not installed.")
     try: from fastai.callback.tensorboard import TensorBoardCallback
     except ImportError as e:
-        raise ImportError(f"TensorBoard logging needs the tensorboard package: pip install 'defect_nbs[tensorboard]' ({e})") from None
+        raise ImportError("TensorBoard logging needs the tensorboard package: "
+                          f"pip install 'defect_nbs[tensorboard]' ({e})") from None
     return TensorBoardCallback(str(log_dir), trace_model=False, log_preds=False)
 
+# %% ../nbs/05_train.ipynb #67727dfa
 def training_callbacks(cfg: TrainConfig) -> list:
     "The fastai callbacks `cfg` asks for."
     masks = cfg.head == 'segment'
-    if masks and (cfg.mixup or cfg.cutmix): raise ValueError('MixUp/CutMix mix images but not masks: use them with another head')
+    if masks and (cfg.mixup or cfg.cutmix):
+        raise ValueError('MixUp/CutMix mix images but not masks: use them with another head')
     return (([KeepBest(monitor=cfg.monitor)] if cfg.keep_best else []) +
             ([EarlyStoppingCallback(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []) +
             ([MixUp(cfg.mixup)] if cfg.mixup else []) + ([CutMix(cfg.cutmix)] if cfg.cutmix else []) +
@@ -281,21 +307,25 @@ def fit_schedule(learn: Learner, cfg: TrainConfig, sizes: list, dls_for):
             continue
         if i == 0 and cfg.freeze_epochs:
             learn.stage = f'{s} px, head only'; learn.freeze(); learn.fit_one_cycle(cfg.freeze_epochs, cfg.lr)
-        learn.stage = f'{s} px, all layers'; learn.unfreeze(); learn.fit_one_cycle(epochs, slice(cfg.lr / cfg.lr_mult, cfg.lr))
+        learn.stage = f'{s} px, all layers'; learn.unfreeze()
+        learn.fit_one_cycle(epochs, slice(cfg.lr / cfg.lr_mult, cfg.lr))
 
 # %% ../nbs/05_train.ipynb #e1f99010
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 class BroadcastDL(DistributedDL):
-    "fastai's `DistributedDL`, its shuffled order broadcast on the CPU under gloo (fastai's moves it to CUDA for NCCL)."
+    ("fastai's `DistributedDL`, its shuffled order broadcast on the CPU under gloo (fastai's moves it to CUDA for "
+     "NCCL).")
     def _broadcast(self, t, rank):
         t = torch.LongTensor(t).to('cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
         torch.distributed.broadcast(t, rank)
         return t.cpu().tolist()
 
+# %% ../nbs/05_train.ipynb #dddd3c3a
 class DataParallelTrainer(DistributedTrainer):
     "fastai's `DistributedTrainer` with `BroadcastDL`, so the same callback trains on GPUs (NCCL) and CPUs (gloo)."
-    def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else BroadcastDL(dl, device=self.learn.model.device)
+    def _wrap_dl(self, dl):
+        return dl if isinstance(dl, DistributedDL) else BroadcastDL(dl, device=self.learn.model.device)
 
 # %% ../nbs/05_train.ipynb #aadf3e4d
 from contextlib import contextmanager, nullcontext
@@ -308,16 +338,18 @@ def _data_parallel(learn: Learner, gpu: bool):
     finally: learn.remove_cb(trainer)
 
 def distributed_context(learn: Learner, cfg: TrainConfig):
-    "Data-parallel training when a launcher (`torchrun`, `accelerate launch`) started several processes, else a no-op context."
+    ("Data-parallel training when a launcher (`torchrun`, `accelerate launch`) started several processes, "
+     "else a no-op context.")
     from fastai.distributed import num_distrib
     if num_distrib() <= 1: return nullcontext()
     if cfg.keep_best or cfg.patience:
-        raise ValueError('a distributed run cannot restore the best epoch or stop early (each process sees its own shard of '
-                         'valid, so they could disagree): pass keep_best=False, patience=0')
+        raise ValueError('a distributed run cannot restore the best epoch or stop early (each process sees its own '
+                         'shard of valid, so they could disagree): pass keep_best=False, patience=0')
     return _data_parallel(learn, torch.cuda.is_available())
 
 # %% ../nbs/05_train.ipynb #c5f893b7
-def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bool = False, balance_dir=None, **overrides) -> Learner:
+def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bool = False, balance_dir=None,
+                     **overrides) -> Learner:
     "Fit a `DefectClassifier` on the index's train split (valid for early stopping); returns the fastai `Learner`."
     cfg = replace(cfg or TrainConfig(), **overrides)
     seed_everything(cfg.seed)
@@ -328,15 +360,17 @@ def train_classifier(df: pd.DataFrame, cfg: TrainConfig | None = None, quiet: bo
     device, sizes = default_device(), [*cfg.progressive, cfg.size]
     pre = lambda s: replace(model.preprocess, size=s)
     cbs = training_callbacks(cfg)
-    dls_for = lambda s: make_dls(plan.index, pre(s), cfg.bs, cfg.augment, sampler_weights=plan.sampler_weights, seed=cfg.seed,
-                                 device=device, target=cfg.target, masks=cfg.head == 'segment')
+    dls_for = lambda s: make_dls(plan.index, pre(s), cfg.bs, cfg.augment, sampler_weights=plan.sampler_weights,
+                                 seed=cfg.seed, device=device, target=cfg.target, masks=cfg.head == 'segment')
     class_w = (None if plan.loss_weights is None else
                torch.as_tensor(_loss_weights(plan, classes, cfg.target), dtype=torch.float32, device=device))
-    learn = Learner(dls_for(sizes[0]), model.to(device), loss_func=make_loss(cfg, class_w), splitter=_splitter, metrics=[accuracy], cbs=cbs)
+    learn = Learner(dls_for(sizes[0]), model.to(device), loss_func=make_loss(cfg, class_w), splitter=_splitter,
+                    metrics=[accuracy], cbs=cbs)
     if device.type == 'cuda': learn.to_fp16()
     elif cfg.channels_last: learn.to_channelslast(use_amp=False)
     show_progress(learn, quiet)
-    learn.train_config, learn.balance_plan, learn.index = cfg, plan, df   # export_classifier takes the input ranges from its train split
+    # export_classifier takes the input ranges from its train split
+    learn.train_config, learn.balance_plan, learn.index = cfg, plan, df
     start = time.perf_counter()
     with warnings.catch_warnings(), distributed_context(learn, cfg):
         warnings.filterwarnings('ignore', message='.*(upsample|align_corners|Grad strides).*')
@@ -377,9 +411,12 @@ class Evaluation:
     per_class: pd.DataFrame | None = None   # defect-type models: precision/recall per class on test (argmax)
     def summary(self) -> pd.DataFrame:
         "One table: test metrics at 0.5 and at the validation-chosen threshold (Bad positive)."
-        keys = ['n', 'threshold', 'accuracy', 'balanced_accuracy', 'precision', 'recall', 'specificity', 'f1', 'roc_auc', 'pr_auc', 'fn', 'fp']
-        return pd.DataFrame({'test @ 0.5': self.test_at_half, f'test @ valid recall {self.target_recall:.0%}': self.test}).loc[keys]
+        keys = ['n', 'threshold', 'accuracy', 'balanced_accuracy', 'precision', 'recall', 'specificity', 'f1',
+                'roc_auc', 'pr_auc', 'fn', 'fp']
+        return pd.DataFrame({'test @ 0.5': self.test_at_half,
+                             f'test @ valid recall {self.target_recall:.0%}': self.test}).loc[keys]
 
+# %% ../nbs/05_train.ipynb #83a053e6
 def evaluate(learn: Learner, df: pd.DataFrame, target_recall: float = 0.99, tta: bool = False) -> Evaluation:
     "Predict valid and test, calibrate and pick the threshold on valid, report on test."
     preds = pd.concat([predict(learn, df, s, tta) for s in ('valid', 'test')], ignore_index=True)
@@ -392,10 +429,12 @@ def evaluate(learn: Learner, df: pd.DataFrame, target_recall: float = 0.99, tta:
     per_class = None
     if 'pred' in preds:
         from sklearn.metrics import classification_report
-        report = classification_report(test['target'], test['pred'], labels=list(learn.dls.vocab), output_dict=True, zero_division=0)
+        report = classification_report(test['target'], test['pred'], labels=list(learn.dls.vocab), output_dict=True,
+                                       zero_division=0)
         per_class = pd.DataFrame(report).T.loc[list(learn.dls.vocab)].rename(columns={'support': 'n'})
     return Evaluation(preds, t, thr, target_recall, binary_metrics(yt, p_test, thr), binary_metrics(yt, p_test, 0.5),
-                      dict(before=expected_calibration_error(yt, test.p_bad), after=expected_calibration_error(yt, p_test)), per_class)
+                      dict(before=expected_calibration_error(yt, test.p_bad),
+                           after=expected_calibration_error(yt, p_test)), per_class)
 
 # %% ../nbs/05_train.ipynb #8c76f3b0
 def plot_evaluation(ev: Evaluation, title: str = ''):
@@ -408,12 +447,15 @@ def plot_evaluation(ev: Evaluation, title: str = ''):
     fig, axs = plt.subplots(1, 4, figsize=(17, 4))
     RocCurveDisplay.from_predictions(y, test.p_cal, ax=axs[0], name='test', pos_label=1)
     PrecisionRecallDisplay.from_predictions(y, test.p_cal, ax=axs[1], name='test', pos_label=1)
-    ConfusionMatrixDisplay.from_predictions(y, (test.p_cal >= ev.threshold).astype(int), display_labels=list(LABELS), ax=axs[2], colorbar=False)
+    ConfusionMatrixDisplay.from_predictions(y, (test.p_cal >= ev.threshold).astype(int), display_labels=list(LABELS),
+                                            ax=axs[2], colorbar=False)
     axs[2].set_title(f'threshold {ev.threshold:.3f} (valid recall >= {ev.target_recall:.0%})')
-    for col, name in (('p_bad', f'raw (ECE {ev.ece["before"]:.3f})'), ('p_cal', f'T={ev.temperature:.2f} (ECE {ev.ece["after"]:.3f})')):
+    for col, name in (('p_bad', f'raw (ECE {ev.ece["before"]:.3f})'),
+                      ('p_cal', f'T={ev.temperature:.2f} (ECE {ev.ece["after"]:.3f})')):
         frac, mean_p = calibration_curve(y, test[col], n_bins=8, strategy='quantile')
         axs[3].plot(mean_p, frac, 'o-', label=name)
-    axs[3].plot([0, 1], [0, 1], 'k:', lw=1); axs[3].set_xlabel('predicted P(Bad)'); axs[3].set_ylabel('observed Bad fraction')
+    axs[3].plot([0, 1], [0, 1], 'k:', lw=1)
+    axs[3].set_xlabel('predicted P(Bad)'); axs[3].set_ylabel('observed Bad fraction')
     axs[3].legend(); axs[3].set_title('reliability (test)')
     axs[0].set_title('ROC (Bad positive)'); axs[1].set_title('precision-recall (Bad positive)')
     if title: fig.suptitle(title)
@@ -425,17 +467,21 @@ def training_ranges(learn: Learner, quiet: bool = True) -> dict | None:
     ("`input_ranges` of the train split the Learner was trained on (`train_classifier` keeps the index), or None if "
      "it is unknown.")
     index = getattr(learn, 'index', None)
-    if index is None and isinstance(getattr(learn.dls.train, 'items', None), pd.DataFrame): index = learn.dls.train.items
+    if index is None and isinstance(getattr(learn.dls.train, 'items', None), pd.DataFrame):
+        index = learn.dls.train.items
     if index is None or 'path' not in index or 'split' not in index: return None
     return input_ranges(index[index['split'] == 'train'], quiet=quiet)
 
+# %% ../nbs/05_train.ipynb #1a851007
 def export_classifier(learn: Learner, path, ev: Evaluation | None = None, ranges: dict | None = None) -> Path:
     ("Save the trained model, its preprocessing, the input ranges of its training images (`ranges`, else "
      "`training_ranges`), and (if given) its temperature and threshold.")
     extra = dict(train_config=asdict(learn.train_config))
     if ev is not None: extra.update(temperature=ev.temperature, threshold=ev.threshold, target_recall=ev.target_recall)
     ranges = ranges if ranges is not None else training_ranges(learn)
-    if ranges is None: warnings.warn('the training images are unknown: the checkpoint has no input ranges, so inspection cannot tell images unlike them')
+    if ranges is None:
+        warnings.warn('the training images are unknown: the checkpoint has no input ranges, '
+                      'so inspection cannot tell images unlike them')
     else: extra['input_ranges'] = ranges
     model = learn.model.to(memory_format=torch.contiguous_format)
     return save_model(model, path, **extra)

@@ -15,22 +15,26 @@ __all__ = ['tensorrt_calibration', 'read_calibration_table', 'tensorrt_classifie
 
 # %% ../nbs/12c_tensorrt.ipynb #f99afba4
 def tensorrt_calibration(fp32_path, calib_images, out_dir=None, method: str = 'minmax', batch_size: int = 8) -> Path:
-    "Compute the INT8 calibration table TensorRT's execution provider reads, from image files, on any machine; returns its folder."
+    ("Compute the INT8 calibration table TensorRT's execution provider reads, from image files, on any machine; "
+     "returns its folder.")
     from onnxruntime.quantization import create_calibrator, write_calibration_table
     pre = Preprocess.from_json(onnx_metadata(fp32_path)['preprocess'])
     out_dir = Path(out_dir or Path(fp32_path).parent)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as d:
-        cal = create_calibrator(str(fp32_path), [], augmented_model_path=str(Path(d) / 'augmented.onnx'), calibrate_method=CALIBRATION_METHODS[method])
+        cal = create_calibrator(str(fp32_path), [], augmented_model_path=str(Path(d) / 'augmented.onnx'),
+                                calibrate_method=CALIBRATION_METHODS[method])
         cal.collect_data(ImageCalibrationReader(calib_images, pre, 'image', batch_size))
         write_calibration_table(cal.compute_data(), dir=str(out_dir))
     return out_dir
 
+# %% ../nbs/12c_tensorrt.ipynb #6f9c5ee0
 def read_calibration_table(folder) -> dict:
     "`{tensor name: (lowest, highest)}` from the `calibration.json` that `tensorrt_calibration` wrote."
     data = json.loads((Path(folder) / 'calibration.json').read_text())['data']
     return {k: (float(v['lowest']['data'][0]), float(v['highest']['data'][0])) for k, v in data.items()}
 
+# %% ../nbs/12c_tensorrt.ipynb #8930d7f1
 def tensorrt_classifier(path, # an ONNX model: FP32 from `to_onnx`, or QDQ from `quantize_int8`
                         fp16: bool = True, # let TensorRT use FP16 kernels
                         int8: bool = False, # let TensorRT use INT8 kernels
@@ -38,10 +42,13 @@ def tensorrt_classifier(path, # an ONNX model: FP32 from `to_onnx`, or QDQ from 
                         cache_dir=None, # where engines are cached (default: `trt_cache` beside `path`)
                         threads=None # CPU threads of the session
                        ) -> OnnxClassifier:
-    "An `OnnxClassifier` on TensorRT (engine built on first use and cached); INT8 from a QDQ model or a `tensorrt_calibration` table."
+    ("An `OnnxClassifier` on TensorRT (engine built on first use and cached); INT8 from a QDQ model or a "
+     "`tensorrt_calibration` table.")
     cache = Path(cache_dir or Path(path).parent / 'trt_cache'); cache.mkdir(parents=True, exist_ok=True)
     opts = dict(trt_fp16_enable=fp16, trt_int8_enable=int8, trt_engine_cache_enable=True,
                 trt_engine_cache_path=str(cache))
     if int8 and calibration_dir is not None:
-        opts.update(trt_int8_calibration_table_name=str(Path(calibration_dir) / 'calibration.flatbuffers'), trt_int8_use_native_calibration_table=False)
-    return OnnxClassifier(path, providers=[('TensorrtExecutionProvider', opts), 'CUDAExecutionProvider', 'CPUExecutionProvider'], threads=threads)
+        opts.update(trt_int8_calibration_table_name=str(Path(calibration_dir) / 'calibration.flatbuffers'),
+                    trt_int8_use_native_calibration_table=False)
+    return OnnxClassifier(path, providers=[('TensorrtExecutionProvider', opts), 'CUDAExecutionProvider',
+                                           'CPUExecutionProvider'], threads=threads)

@@ -10,18 +10,11 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import chunked
 from .core import *
-from .data import load_image, load_mask, mask_to_boxes, usable
-from .train import threshold_for_recall, binary_metrics
+from .data import load_image, load_mask, usable, yolo_lines
+from .metrics import threshold_for_recall, binary_metrics
 
 # %% auto #0
-__all__ = ['YOLO_SPLITS', 'yolo_lines', 'write_yolo_dataset', 'ultralytics_env', 'train_yolo', 'yolo_regions', 'evaluate_yolo']
-
-# %% ../nbs/09_yolo.ipynb #ec6de410
-def yolo_lines(mask: np.ndarray, cls: int = 0, min_area: int = 9) -> list[str]:
-    "YOLO label lines (`cls xc yc w h`, normalised) for each region of `mask` with at least `min_area` pixels."
-    h, w = mask.shape
-    return [f'{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}'
-            for x0, y0, x1, y1 in mask_to_boxes(mask, min_area)]
+__all__ = ['YOLO_SPLITS', 'write_yolo_dataset', 'ultralytics_env', 'train_yolo', 'yolo_regions', 'evaluate_yolo']
 
 # %% ../nbs/09_yolo.ipynb #82aaa0ad
 YOLO_SPLITS = dict(train='train', valid='val', test='test')
@@ -67,6 +60,7 @@ def _device():
     import torch
     return 0 if torch.cuda.is_available() else 'cpu'
 
+# %% ../nbs/09_yolo.ipynb #99b43222
 def _ultralytics(quiet: bool = True):
     "ultralytics' `YOLO`, imported offline and as quiet as `quiet` asks."
     offline_env(); ultralytics_env()
