@@ -96,9 +96,10 @@ def make_dls(df: pd.DataFrame,         # the index; its train and valid rows are
     device = device or default_device()
     if sampler_weights is None:
         return dblock.dataloaders(rows, bs=bs, num_workers=0, device=device, seed=seed)
-    w = np.asarray(sampler_weights, dtype=float)   # one per train row, in index order
-    if len(w) != (rows['split'] == 'train').sum(): raise ValueError('need one sampler weight per train row')
-    return dblock.weighted_dataloaders(rows, wgts=w, bs=bs, num_workers=0, device=device, seed=seed)
+    w, is_train = np.asarray(sampler_weights, dtype=float), (rows['split'] == 'train').to_numpy()
+    if len(w) != is_train.sum(): raise ValueError('need one sampler weight per train row')
+    every = np.zeros(len(rows)); every[is_train] = w   # fastai takes the train rows' weights by position in `rows`
+    return dblock.weighted_dataloaders(rows, wgts=every, bs=bs, num_workers=0, device=device, seed=seed)
 
 # %% ../nbs/05_train.ipynb #7cf4b7af
 class KeepBest(TrackerCallback):
