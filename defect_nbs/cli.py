@@ -457,8 +457,8 @@ def _detector_rule_text(rule: BucketRule) -> str:
 def fit_detector(index: pd.DataFrame, valid_rows: pd.DataFrame, size: int, max_false_reject: float = 0.01,
                  quiet: bool = True) -> tuple:
     ("`PatchCore` fitted on the train split's good images, its border chosen on valid (when valid has both labels) "
-     "and its threshold ")
-    "the valid good images' quantile for `max_false_reject`: (detector, border choice, valid image scores, threshold)."
+     "and its threshold the valid good images' quantile for `max_false_reject`; returns (detector, border choice, "
+     "valid image scores, threshold).")
     det = PatchCore(size=size).fit(index, quiet=quiet)
     _, vmaps = det.score(list(valid_rows.path))
     y_val = label_to_int(valid_rows.label)
