@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_yolo.ipynb #e1320bf6
 from __future__ import annotations
-import os, shutil
+import json, os, shutil
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -14,7 +14,8 @@ from .data import load_image, load_mask, usable, yolo_lines
 from .metrics import threshold_for_recall, binary_metrics
 
 # %% auto #0
-__all__ = ['YOLO_SPLITS', 'write_yolo_dataset', 'ultralytics_env', 'train_yolo', 'yolo_regions', 'evaluate_yolo']
+__all__ = ['YOLO_SPLITS', 'write_yolo_dataset', 'ultralytics_env', 'train_yolo', 'yolo_regions', 'evaluate_yolo', 'real_index',
+           'synthetic_pretraining_index', 'train_yolo_synthetic']
 
 # %% ../nbs/09_yolo.ipynb #82aaa0ad
 YOLO_SPLITS = dict(train='train', valid='val', test='test')
@@ -122,3 +123,41 @@ def evaluate_yolo(yolo, data_yaml, df: pd.DataFrame, imgsz: int = 320, target_re
     res.update(conf_threshold=thr, image_recall=t['recall'], good_false_positive_rate=1 - t['specificity'],
                image_accuracy=t['accuracy'], image_roc_auc=t['roc_auc'], n_test=t['n'])
     return res
+
+# %% ../nbs/09_yolo.ipynb #9e1b0e50
+def _is_synthetic(df: pd.DataFrame) -> pd.Series:
+    "Whether each row of `df` is a synthetic image (`synth.add_synthetic`)."
+    return df['synthetic'].fillna('') != '' if 'synthetic' in df else pd.Series(False, index=df.index)
+
+def real_index(df: pd.DataFrame) -> pd.DataFrame:
+    "The index without its synthetic rows."
+    return df[~_is_synthetic(df)]
+
+def synthetic_pretraining_index(df: pd.DataFrame) -> pd.DataFrame:
+    "Train: the synthetic Bad images and the real Good ones (no real Bad); valid and test as they are (real only)."
+    syn, train = _is_synthetic(df), df['split'] == 'train'
+    if not syn.any(): raise ValueError('the index has no synthetic rows: add them with synth.add_synthetic first')
+    return df[(train & (syn | (df['label'] == GOOD))) | (~train & ~syn)]
+
+# %% ../nbs/09_yolo.ipynb #16b88e9d
+def _stage(data_yaml, model: str, project: Path, name: str, opts: dict):
+    "A `train_yolo` stage, skipped when its `best.pt` and its done marker are in `project/name`."
+    done = project / name / 'done.json'
+    if done.exists(): return _ultralytics()(str(project / name / 'weights' / 'best.pt'))
+    yolo = train_yolo(data_yaml, model, project=project, name=name, **opts)
+    done.write_text(json.dumps(dict(model=model, **{k: str(v) for k, v in opts.items()})))
+    return yolo
+
+def train_yolo_synthetic(df: pd.DataFrame,       # an index with synthetic rows (`synth.add_synthetic`)
+                         dest,                   # the two datasets and the two runs go here
+                         model: str = 'yolo11n.yaml',
+                         pretrain: dict = None,  # `train_yolo` options of the synthetic stage
+                         finetune: dict = None,  # `train_yolo` options of the real stage
+                         min_area: int = 9,      # mask regions smaller than this are not boxes
+                        ) -> tuple:              # (the fine-tuned model, the real dataset's YAML)
+    "YOLO pretrained on the synthetic defects of `df` (real Good images as background), then fine-tuned on the real ones."
+    dest = Path(dest)
+    pre_yaml = write_yolo_dataset(synthetic_pretraining_index(df), dest / 'synthetic', min_area=min_area)
+    real_yaml = write_yolo_dataset(real_index(df), dest / 'real', min_area=min_area)
+    first = _stage(pre_yaml, model, dest / 'runs', 'pretrain', pretrain or {})
+    return _stage(real_yaml, str(first.ckpt_path), dest / 'runs', 'finetune', finetune or {}), real_yaml
