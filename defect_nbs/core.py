@@ -11,15 +11,18 @@ import pandas as pd
 from scipy.special import expit, logit
 
 # %% auto #0
-__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'USER_ERRORS', 'label_to_int', 'p_bad',
-           'log_odds', 'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything', 'default_device',
-           'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates', 'binomial_ci', 'binomial_upper',
+__all__ = ['GOOD', 'BAD', 'LABELS', 'POSITIVE', 'LAYOUTS', 'PROGRESS_ENV', 'ISA_FLAGS', 'VNNI_FLAGS', 'USER_ERRORS',
+           'label_to_int', 'p_bad', 'log_odds', 'as_paths', 'interactive', 'LogProgress', 'progress', 'seed_everything',
+           'default_device', 'cache_dir', 'offline_env', 'cpu_info', 'int8_saturates', 'binomial_ci', 'binomial_upper',
            'find_magnetic_tile', 'command_line', 'command_errors']
 
 # %% ../nbs/00_core.ipynb #25f072db
 GOOD, BAD = 'good', 'bad'
 LABELS = (GOOD, BAD)   # index in this tuple = the number a model predicts
 POSITIVE = BAD
+
+# %% ../nbs/00_core.ipynb #1fa397f9
+LAYOUTS = ('folders', 'mvtec', 'yolo')
 
 # %% ../nbs/00_core.ipynb #a6dadef1
 def label_to_int(labels):
