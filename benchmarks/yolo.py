@@ -52,7 +52,7 @@ def main():
     a = ap.parse_args()
     root = Path(a.data) if a.data else (find_magnetic_tile() or builtin_dataset())
     df = scan(root, quiet=True, dedupe=a.dedupe or False)
-    key = {k: v for k, v in vars(a).items() if k not in ('out', 'workdir')}
+    key = dict({k: v for k, v in vars(a).items() if k not in ('out', 'workdir')}, data=str(root.resolve()))
     work = Path(a.workdir or Path('runs') / 'yolo' / hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10])
     t0 = time.perf_counter()
     if a.synthetic == 'none':

@@ -155,7 +155,7 @@ def train_yolo_synthetic(df: pd.DataFrame,       # an index with synthetic rows 
                          finetune: dict = None,  # `train_yolo` options of the real stage
                          min_area: int = 9,      # mask regions smaller than this are not boxes
                         ) -> tuple:              # (the fine-tuned model, the real dataset's YAML)
-    "YOLO pretrained on the synthetic defects of `df` (real Good images as background), then fine-tuned on the real ones."
+    "YOLO trained on the synthetic defects of `df` (real Good images as background), then fine-tuned on the real ones."
     dest = Path(dest)
     pre_yaml = write_yolo_dataset(synthetic_pretraining_index(df), dest / 'synthetic', min_area=min_area)
     real_yaml = write_yolo_dataset(real_index(df), dest / 'real', min_area=min_area)
