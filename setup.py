@@ -26,6 +26,7 @@ dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 gpu_requirements = shlex.split(cfg.get('gpu_requirements', ''))
 scale_requirements = shlex.split(cfg.get('scale_requirements', ''))
 tensorboard_requirements = shlex.split(cfg.get('tensorboard_requirements', ''))
+backbones_requirements = shlex.split(cfg.get('backbones_requirements', ''))
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 lic_name, lic_class = lic
@@ -45,7 +46,7 @@ setuptools.setup(
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'gpu': gpu_requirements, 'scale': scale_requirements,
-                    'tensorboard': tensorboard_requirements},
+                    'tensorboard': tensorboard_requirements, 'backbones': backbones_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),

@@ -15,7 +15,7 @@ from .images import *
 __all__ = ['DUP_THRESHOLD', 'image_signature', 'image_signatures', 'near_duplicates']
 
 # %% ../nbs/00c_duplicates.ipynb #27bd69f5
-DUP_THRESHOLD = 0.9   # calibrated on the magnetic-tile data below
+DUP_THRESHOLD = 0.9   # calibrated on the magnetic tiles (the `data` chapter)
 
 # %% ../nbs/00c_duplicates.ipynb #cc913a92
 def _signatures(thumbs: np.ndarray, crop: float) -> np.ndarray:
