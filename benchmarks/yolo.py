@@ -14,21 +14,24 @@ gives a run a training-time budget instead of epochs (ultralytics' `time`), spli
     python benchmarks/yolo.py --dedupe 0.9 --imgsz 256 --minutes 25 --synthetic both --per-bad 4
 
 A run's folder (`--workdir`, default runs/yolo/<its options>) keeps each finished stage, so a killed run resumes at the
-stage it was in.
+stage it was in. `train_seconds` is ultralytics' own training clock (the `time` column of each stage's results.csv),
+so a resumed run reports the training it took.
 """
-import argparse, datetime, hashlib, json, time
+import argparse, datetime, hashlib, json
 from pathlib import Path
 import pandas as pd
 from defect_nbs.core import command_line, find_magnetic_tile
 from defect_nbs.data import scan, builtin_dataset
 from defect_nbs.synth import add_synthetic
-from defect_nbs.yolo import write_yolo_dataset, train_yolo, train_yolo_synthetic, evaluate_yolo, real_index
+from defect_nbs.yolo import write_yolo_dataset, train_yolo_stage, train_yolo_synthetic, evaluate_yolo, real_index
 from defect_nbs.benchmark import machine_info, append_results
 
-def epochs_done(run: Path) -> int:
-    "Epochs an ultralytics run finished: the rows of its results.csv."
+def epochs_and_seconds(run: Path) -> tuple[int, float]:
+    "Epochs an ultralytics run finished and its training seconds (its own clock): the last row of its results.csv."
     f = run / 'results.csv'
-    return max(0, len(f.read_text().splitlines()) - 1) if f.exists() else 0
+    if not f.exists(): return 0, 0.0
+    last = pd.read_csv(f).iloc[-1]
+    return int(last['epoch']), float(last['time'])
 
 def budget(a, share: float) -> dict:
     "The `train_yolo` options of a stage given `share` of the run's budget."
@@ -54,21 +57,20 @@ def main():
     df = scan(root, quiet=True, dedupe=a.dedupe or False)
     key = dict({k: v for k, v in vars(a).items() if k not in ('out', 'workdir')}, data=str(root.resolve()))
     work = Path(a.workdir or Path('runs') / 'yolo' / hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10])
-    t0 = time.perf_counter()
     if a.synthetic == 'none':
         yaml = write_yolo_dataset(df, work / 'dataset', min_area=a.min_area)
-        yolo = train_yolo(yaml, a.model, project=work / 'runs', name='train', **budget(a, 1.0))
-        stages = dict(epochs=epochs_done(work / 'runs' / 'train'))
+        yolo = train_yolo_stage(yaml, a.model, work / 'runs', 'train', **budget(a, 1.0))
+        (epochs, train_s), stages = epochs_and_seconds(work / 'runs' / 'train'), {}
     else:
         df = add_synthetic(df, a.synthetic, per_bad=a.per_bad)
         yolo, yaml = train_yolo_synthetic(df, work, a.model, pretrain=budget(a, a.pretrain_share),
                                           finetune=budget(a, 1 - a.pretrain_share), min_area=a.min_area)
-        stages = dict(pretrain_epochs=epochs_done(work / 'runs' / 'pretrain'),
-                      epochs=epochs_done(work / 'runs' / 'finetune'))
+        (pre_epochs, pre_s), (epochs, train_s) = (epochs_and_seconds(work / 'runs' / s) for s in ('pretrain', 'finetune'))
+        stages = dict(pretrain_epochs=pre_epochs, pretrain_seconds=round(pre_s, 1), finetune_seconds=round(train_s, 1))
+        train_s += pre_s
         df = real_index(df)
-    train_s = time.perf_counter() - t0   # a resumed run counts only the stages it trained
     ev = evaluate_yolo(yolo, yaml, df, imgsz=a.imgsz)
-    row = dict(ev, model=a.model, imgsz=a.imgsz, **stages, batch=a.batch, pretrained=False, synthetic=a.synthetic,
+    row = dict(ev, model=a.model, imgsz=a.imgsz, epochs=epochs, **stages, batch=a.batch, pretrained=False, synthetic=a.synthetic,
                per_bad=a.per_bad if a.synthetic != 'none' else 0, minutes=a.minutes, train_seconds=round(train_s, 1),
                data=root.name, dedupe=a.dedupe, time=datetime.datetime.now().isoformat(timespec='seconds'),
                command=command_line(), **machine_info())

@@ -15,7 +15,7 @@ from .metrics import threshold_for_recall, binary_metrics
 
 # %% auto #0
 __all__ = ['YOLO_SPLITS', 'write_yolo_dataset', 'ultralytics_env', 'train_yolo', 'yolo_regions', 'evaluate_yolo', 'real_index',
-           'synthetic_pretraining_index', 'train_yolo_synthetic']
+           'synthetic_pretraining_index', 'train_yolo_stage', 'train_yolo_synthetic']
 
 # %% ../nbs/09_yolo.ipynb #82aaa0ad
 YOLO_SPLITS = dict(train='train', valid='val', test='test')
@@ -85,7 +85,7 @@ def train_yolo(data_yaml,                     # from `write_yolo_dataset`
     "Train an ultralytics YOLO model on `data_yaml` (from YAML, offline) and return it with its best weights loaded."
     YOLO = _ultralytics(quiet)
     import torch
-    project = Path(project or cache_dir('yolo_runs'))
+    project = Path(project or cache_dir('yolo_runs')).resolve()   # ultralytics puts a relative one under its runs_dir
     yolo = YOLO(model)
     yolo.train(data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=_device(), workers=0,
                amp=torch.cuda.is_available(), project=str(project), name=name, exist_ok=True, seed=seed,
@@ -140,12 +140,12 @@ def synthetic_pretraining_index(df: pd.DataFrame) -> pd.DataFrame:
     return df[(train & (syn | (df['label'] == GOOD))) | (~train & ~syn)]
 
 # %% ../nbs/09_yolo.ipynb #16b88e9d
-def _stage(data_yaml, model: str, project: Path, name: str, opts: dict):
-    "A `train_yolo` stage, skipped when its `best.pt` and its done marker are in `project/name`."
-    done = project / name / 'done.json'
-    if done.exists(): return _ultralytics()(str(project / name / 'weights' / 'best.pt'))
-    yolo = train_yolo(data_yaml, model, project=project, name=name, **opts)
-    done.write_text(json.dumps(dict(model=model, **{k: str(v) for k, v in opts.items()})))
+def train_yolo_stage(data_yaml, model: str, project, name: str, **opts):
+    "`train_yolo` into `project/name`, or, if a finished run is there (its `done.json`), that run's best weights."
+    run = Path(project).resolve() / name
+    if (run / 'done.json').exists(): return _ultralytics()(str(run / 'weights' / 'best.pt'))
+    yolo = train_yolo(data_yaml, model, project=run.parent, name=name, **opts)
+    (run / 'done.json').write_text(json.dumps(dict(model=model, **{k: str(v) for k, v in opts.items()})))
     return yolo
 
 def train_yolo_synthetic(df: pd.DataFrame,       # an index with synthetic rows (`synth.add_synthetic`)
@@ -159,5 +159,5 @@ def train_yolo_synthetic(df: pd.DataFrame,       # an index with synthetic rows 
     dest = Path(dest)
     pre_yaml = write_yolo_dataset(synthetic_pretraining_index(df), dest / 'synthetic', min_area=min_area)
     real_yaml = write_yolo_dataset(real_index(df), dest / 'real', min_area=min_area)
-    first = _stage(pre_yaml, model, dest / 'runs', 'pretrain', pretrain or {})
-    return _stage(real_yaml, str(first.ckpt_path), dest / 'runs', 'finetune', finetune or {}), real_yaml
+    first = train_yolo_stage(pre_yaml, model, dest / 'runs', 'pretrain', **(pretrain or {}))
+    return train_yolo_stage(real_yaml, str(first.ckpt_path), dest / 'runs', 'finetune', **(finetune or {})), real_yaml
