@@ -22,6 +22,8 @@ writing's region (its polygons and ink grown by 3 px) against the image before t
                         filled in by the same method: a perfect detector and no defect guard, so what is left is the filling;
   text_on_bad_removed_decoy  (a diagnostic) as text_on_bad_removed, and every train / valid Good image in which nothing was
                         found gets a filled-in patch too: the found regions of a random cleaned Bad image, scaled to its size.
+  text_on_bad_removed_decoys  as text_on_bad_removed, then the library's `clean.add_decoys`: every train / valid image in
+                        which nothing was found (whatever its label) gets the filled-in patches of a random cleaned image.
 Each run also scores a copy of the test split with writing drawn on its Bad images (`roc_auc_text_test`: what a leaky test
 would have said).
 """
@@ -33,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from defect_nbs.core import *
 from defect_nbs.data import scan, builtin_dataset, usable, load_image, load_mask
 from defect_nbs.clean import (overlay_text, find_text, text_mask, inpaint, detection_scores, detection_summary, image_quality,
-                              truth_region, clean_index, use_clean, default_dilate, region_mask)
+                              truth_region, clean_index, use_clean, default_dilate, region_mask, add_decoys)
 from defect_nbs.benchmark import append_results, machine_info
 
-CONDITIONS = ('clean', 'text_on_bad', 'text_on_bad_removed', 'text_on_bad_oracle', 'text_on_bad_removed_decoy')
+CONDITIONS = ('clean', 'text_on_bad', 'text_on_bad_removed', 'text_on_bad_oracle', 'text_on_bad_removed_decoy',
+              'text_on_bad_removed_decoys')
 
 def seed_of(path: str, seed: int) -> list:
     "The generator seed of one image's writing: the run's seed and the image's path."
@@ -132,6 +135,10 @@ def step_train(df, a) -> dict:
                               splits=['train', 'valid'], dilate=a.dilate, method=a.method, limit_side=a.limit_side, guard=a.guard)
         t_clean = time.perf_counter() - t
         out.update(chain_scores(train_df, cleaned, a))
+        if a.condition == 'text_on_bad_removed_decoys':   # the library's step: label-free, every image with nothing found
+            cleaned = add_decoys(cleaned, dest=cache / (f'decoys_{a.method}_{a.dilate}' + (f'_guard{a.guard}' if a.guard is not None else '')),
+                                 splits=('train', 'valid'), seed=a.seed, dilate=a.dilate, method=a.method, quiet=True)
+            out['n_decoys'] = int((cleaned.decoy_of != '').sum())
         train_df = use_clean(cleaned.drop(columns=['original_path'])).assign(original_path=train_df['original_path'])
     if a.condition == 'text_on_bad_removed_decoy':   # the same filled-in patches on Good images, so that a patch says nothing
         tv = cleaned.split.isin(['train', 'valid'])
