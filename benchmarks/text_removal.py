@@ -107,6 +107,10 @@ def chain_scores(text_df, cleaned, a) -> dict:
                 good_images_touched=float((goods.text_regions > 0).mean()), n_good_cleaned=len(goods),
                 n_text_near_defect=int(written.text_near_defect.sum()), n_clean_errors=int((cleaned.clean_error != '').sum()))
 
+def variant(kind: str, a) -> str:
+    "The cache folder name of `kind` (cleaned copies, decoys) made with this run's filling options."
+    return f'{kind}_{a.method}_{a.dilate}' + (f'_guard{a.guard}' if a.guard is not None else '')
+
 def step_train(df, a) -> dict:
     from defect_nbs.train import TrainConfig, train_classifier, evaluate, predict
     from sklearn.metrics import roc_auc_score
@@ -131,19 +135,19 @@ def step_train(df, a) -> dict:
             train_df.at[i, 'path'] = str(target)
     if a.condition.startswith('text_on_bad_removed'):
         t = time.perf_counter()
-        cleaned = clean_index(train_df, dest=cache / (f'cleaned_{a.method}_{a.dilate}' + (f'_guard{a.guard}' if a.guard is not None else '')),
+        cleaned = clean_index(train_df, dest=cache / variant('cleaned', a),
                               splits=['train', 'valid'], dilate=a.dilate, method=a.method, limit_side=a.limit_side, guard=a.guard)
         t_clean = time.perf_counter() - t
         out.update(chain_scores(train_df, cleaned, a))
         if a.condition == 'text_on_bad_removed_decoys':   # the library's step: label-free, every image with nothing found
-            cleaned = add_decoys(cleaned, dest=cache / (f'decoys_{a.method}_{a.dilate}' + (f'_guard{a.guard}' if a.guard is not None else '')),
+            cleaned = add_decoys(cleaned, dest=cache / variant('decoys', a),
                                  splits=('train', 'valid'), seed=a.seed, dilate=a.dilate, method=a.method, quiet=True)
             out['n_decoys'] = int((cleaned.decoy_of != '').sum())
         train_df = use_clean(cleaned.drop(columns=['original_path'])).assign(original_path=train_df['original_path'])
     if a.condition == 'text_on_bad_removed_decoy':   # the same filled-in patches on Good images, so that a patch says nothing
         tv = cleaned.split.isin(['train', 'valid'])
         donors = cleaned[tv & (cleaned.label == BAD) & (cleaned.text_regions > 0)]
-        decoy = cache / (f'decoy_{a.method}_{a.dilate}' + (f'_guard{a.guard}' if a.guard is not None else '')); decoy.mkdir(parents=True, exist_ok=True)
+        decoy = cache / variant('decoy', a); decoy.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng([a.seed, 7])
         goods = cleaned.index[tv & (cleaned.label == GOOD) & (cleaned.text_regions == 0) & (cleaned.clean_error == '')]
         for i in goods:

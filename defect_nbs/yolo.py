@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import chunked
 from .core import *
-from .data import load_image, load_mask, usable, yolo_lines
+from .data import load_image, load_mask, usable, yolo_lines, synthetic_rows
 from .metrics import threshold_for_recall, binary_metrics
 
 # %% auto #0
@@ -125,17 +125,13 @@ def evaluate_yolo(yolo, data_yaml, df: pd.DataFrame, imgsz: int = 320, target_re
     return res
 
 # %% ../nbs/09_yolo.ipynb #9e1b0e50
-def _is_synthetic(df: pd.DataFrame) -> pd.Series:
-    "Whether each row of `df` is a synthetic image (`synth.add_synthetic`)."
-    return df['synthetic'].fillna('') != '' if 'synthetic' in df else pd.Series(False, index=df.index)
-
 def real_index(df: pd.DataFrame) -> pd.DataFrame:
     "The index without its synthetic rows."
-    return df[~_is_synthetic(df)]
+    return df[~synthetic_rows(df)]
 
 def synthetic_pretraining_index(df: pd.DataFrame) -> pd.DataFrame:
     "Train: the synthetic Bad images and the real Good ones (no real Bad); valid and test as they are (real only)."
-    syn, train = _is_synthetic(df), df['split'] == 'train'
+    syn, train = synthetic_rows(df), df['split'] == 'train'
     if not syn.any(): raise ValueError('the index has no synthetic rows: add them with synth.add_synthetic first')
     return df[(train & (syn | (df['label'] == GOOD))) | (~train & ~syn)]
 
