@@ -40,10 +40,18 @@ class Preprocess:
         if self.resize == 'crop': return ImageOps.fit(img, s, resample)
         return ImageOps.pad(img, s, resample, color=0)
 
+    def _planes(self, img: Image.Image) -> np.ndarray:
+        ("`img` resized, as uint8 planes `(c, size, size)` in `mode`; a grey image for an RGB model stays one plane "
+         "(resized once, then broadcast: the same numbers as converting it first, a third of the work).")
+        if img.mode == 'L' and self.mode == 'RGB': return np.asarray(self.resize_image(img))[None]
+        a = np.asarray(self.resize_image(img.convert(self.mode)))
+        return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
     def array(self, images) -> np.ndarray:
         "A normalized float32 batch `(n, c, size, size)` from PIL images (converted to `mode`)."
-        x = np.stack([np.asarray(self.resize_image(im.convert(self.mode))) for im in images])
-        x = np.ascontiguousarray((x[..., None] if x.ndim == 3 else x).transpose(0, 3, 1, 2), dtype=np.float32)
+        images = list(images)
+        x = np.empty((len(images), Image.getmodebands(self.mode), self.size, self.size), np.float32)
+        for i, im in enumerate(images): x[i] = self._planes(im)   # written in place: no stacked copy
         mean, std = (np.asarray(v, np.float32)[:, None, None] for v in (self.mean, self.std))
         x /= 255; x -= mean; x /= std   # in place: one float copy of the batch
         return x

@@ -152,7 +152,10 @@ class OnnxClassifier(RuntimeClassifier):
 # %% ../nbs/11a_runtime.ipynb #786a5a78
 def map_localizer(classifier: OnnxClassifier, threshold: float, min_area: int = 16):
     "A localizer for `inspect_images`: the boxes of the regions of the classifier's own map at or above `threshold`."
-    def localize(images): return [heat_boxes(h, threshold, min_area) for h in classifier.maps(images)]
+    def boxes(grid, im):
+        if grid.max() + 1e-5 * abs(grid.max()) < threshold: return []   # upsampling never exceeds the grid's max
+        return heat_boxes(to_image(grid, classifier.preprocess, im.size), threshold, min_area)
+    def localize(images): return [boxes(g, im) for g, im in zip(classifier.map_grids(images), images)]
     localize.threshold, localize.min_area = threshold, min_area
     return localize
 
