@@ -4,11 +4,12 @@
 
 # %% ../nbs/01a_clean.ipynb #2538fd32
 from __future__ import annotations
-import functools, hashlib, json, os, string, warnings
+import functools, hashlib, inspect, json, os, string, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import cv2
+from fastcore.meta import delegates
 from PIL import Image, ImageDraw, ImageFont
 from .core import *
 from .data import *
@@ -17,7 +18,7 @@ from .data import *
 __all__ = ['TEXT_FONTS', 'TEXT_CHARS', 'INKS', 'TEXT_ENGINES', 'INPAINT_METHODS', 'CLEAN_COLUMNS', 'overlay_text', 'text_engine',
            'find_ink', 'find_text', 'region_mask', 'detection_scores', 'detection_summary', 'default_dilate',
            'text_mask', 'lama_inpaint', 'inpaint', 'image_quality', 'truth_region', 'clean_image', 'default_clean_dir',
-           'clean_index', 'use_clean', 'add_decoys', 'plot_cleaning']
+           'clean_options', 'clean_index', 'use_clean', 'add_decoys', 'plot_cleaning']
 
 # %% ../nbs/01a_clean.ipynb #3abbb398
 TEXT_FONTS = ('DejaVu Sans', 'DejaVu Sans Mono', 'DejaVu Serif')
@@ -463,29 +464,31 @@ def _clean_columns(done: dict, target: Path, original: str) -> dict:
                 text_removed=_describe(regions), text_boxes=json.dumps(regions) if regions else '',
                 text_near_defect=bool(done['near_defect']))
 
+# %% ../nbs/01a_clean.ipynb #9af6d78c
+def clean_options(**kwargs) -> dict:
+    ("`clean_image`'s options with their defaults filled in, in its order, checked before any image is read (the "
+     "cache folder is named after them).")
+    params = list(inspect.signature(clean_image).parameters.values())[2:]   # after image, defect_mask
+    unknown = set(kwargs) - {p.name for p in params}
+    if unknown: raise TypeError(f'clean_image has no option {", ".join(sorted(unknown))}')
+    o = {p.name: kwargs.get(p.name, p.default) for p in params}
+    if o['engine'] not in TEXT_ENGINES: raise ValueError(f"engine must be one of {TEXT_ENGINES}, not {o['engine']!r}")
+    if o['method'] not in INPAINT_METHODS:
+        raise ValueError(f"method must be one of {INPAINT_METHODS}, not {o['method']!r}")
+    if o['method'] == 'lama' and not o['lama_checkpoint']:
+        raise ValueError("method='lama' needs lama_checkpoint (a local LaMa TorchScript or ONNX file)")
+    return dict(o, lama_checkpoint=str(o['lama_checkpoint']) if o['lama_checkpoint'] else None)
+
 # %% ../nbs/01a_clean.ipynb #97c950a4
+@delegates(clean_image, but=['image', 'defect_mask'])
 def clean_index(df: pd.DataFrame, # the index (`scan`) whose usable images are cleaned
                 dest=None, # where the copies go, outside the dataset (None: a cache folder named after the options)
                 splits=None, # the splits whose rows are cleaned (None: every usable row)
-                engine: str = 'rapidocr', # 'rapidocr' (offline) or 'easyocr' (downloads its weights)
-                dilate: int | None = None, # px the writing's mask grows by (None: `default_dilate`, 3 to 30 px)
-                method: str = 'telea', # 'telea' or 'ns' (OpenCV), or 'lama' (needs `lama_checkpoint`)
-                ink: bool = True, # also remove coloured marker ink (`find_ink`)
-                min_score: float = 0.5, # lowest detection score, in [0, 1], of a region kept
-                limit_side: int = 736, # a shorter side below this many px is scaled up to it first (RapidOCR only)
-                recognize: bool = False, # also read the text removed, into `text_removed` (slower)
-                lama_checkpoint=None, # a local LaMa TorchScript (.pt) or ONNX (.onnx) file, for method='lama'
-                guard: int | None = None, # px around the defect also never filled (None: the same as `dilate`)
                 quiet: bool = False, # no progress output
+                **kwargs, # `clean_image`'s options (engine, dilate, method, ink, ...), the same for every image
                ) -> pd.DataFrame:
     "The index with the writing removed from copies of its images (`CLEAN_COLUMNS` added); originals never touched."
-    if engine not in TEXT_ENGINES: raise ValueError(f'engine must be one of {TEXT_ENGINES}, not {engine!r}')
-    if method not in INPAINT_METHODS: raise ValueError(f'method must be one of {INPAINT_METHODS}, not {method!r}')
-    if method == 'lama' and not lama_checkpoint: raise ValueError("method='lama' needs lama_checkpoint "
-                                                                  "(a local LaMa TorchScript or ONNX file)")
-    options = dict(version=_CLEAN_VERSION, engine=engine, dilate=dilate, method=method, ink=ink, min_score=min_score,
-                   limit_side=limit_side, recognize=recognize,
-                   lama_checkpoint=str(lama_checkpoint) if lama_checkpoint else None, guard=guard)
+    options = dict(version=_CLEAN_VERSION, **clean_options(**kwargs))
     root = df.attrs.get('root')
     dest = _outside_dataset(Path(dest or default_clean_dir(df, **options)).resolve(), root)
     out = df.copy()
