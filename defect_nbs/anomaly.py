@@ -20,9 +20,10 @@ from .models import *
 from .cam import to_image, heat_boxes
 
 # %% auto #0
-__all__ = ['BORDERS', 'PatchFeatures', 'greedy_coreset', 'faiss_available', 'nearest_distance', 'good_train', 'image_score',
-           'PatchCore', 'quantile_threshold', 'f1_threshold', 'choose_anomaly_threshold', 'anomaly_localizer',
-           'image_auroc', 'pixel_auroc', 'pro_curve', 'aupro', 'anomaly_metrics', 'evaluate_anomaly', 'choose_border']
+__all__ = ['BORDERS', 'PatchFeatures', 'greedy_coreset', 'faiss_available', 'nearest_distance', 'good_train', 'without_border',
+           'image_score', 'PatchCore', 'quantile_threshold', 'f1_threshold', 'choose_anomaly_threshold',
+           'anomaly_localizer', 'image_auroc', 'pixel_auroc', 'pro_curve', 'aupro', 'anomaly_metrics',
+           'evaluate_anomaly', 'choose_border']
 
 # %% ../nbs/09a_anomaly.ipynb #e1a71192
 class PatchFeatures(nn.Module):
@@ -103,12 +104,15 @@ def good_train(df: pd.DataFrame, split: str = 'train') -> pd.DataFrame:
     return usable(df)[lambda d: (d.label == GOOD) & (d.split == split)]
 
 # %% ../nbs/09a_anomaly.ipynb #c14da641
-def image_score(anomaly_map, border: float = 0.0) -> float:
-    "An image's anomaly score: the largest value of its map, without a band of `border` x the long side at each edge."
+def without_border(anomaly_map, border: float = 0.0) -> np.ndarray:
+    "The map without a band of `border` x the long side at each edge (the whole map when the band would leave nothing)."
     m = np.asarray(anomaly_map)
     b = int(round(border * max(m.shape))) if border else 0
-    if b and min(m.shape) > 2 * b: m = m[b:m.shape[0] - b, b:m.shape[1] - b]
-    return float(m.max())
+    return m[b:m.shape[0] - b, b:m.shape[1] - b] if b and min(m.shape) > 2 * b else m
+
+def image_score(anomaly_map, border: float = 0.0) -> float:
+    "An image's anomaly score: the largest value of its map, without a band of `border` x the long side at each edge."
+    return float(without_border(anomaly_map, border).max())
 
 # %% ../nbs/09a_anomaly.ipynb #d10c26e7
 class PatchCore:

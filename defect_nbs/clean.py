@@ -144,11 +144,14 @@ def overlay_text(image, # the clean image: a path, a PIL image or a uint8 array,
 # %% ../nbs/01a_clean.ipynb #052c4b65
 TEXT_ENGINES = ('rapidocr', 'easyocr')
 
+def _check_engine(engine: str):
+    if engine not in TEXT_ENGINES: raise ValueError(f'engine must be one of {TEXT_ENGINES}, not {engine!r}')
+
 @functools.lru_cache(maxsize=None)
 def text_engine(engine: str = 'rapidocr', threads: int | None = None):
     ("The text detector `engine`, built once and cached: 'rapidocr' (offline: its models ship in its wheel) or "
      "'easyocr' (downloads its weights).")
-    if engine not in TEXT_ENGINES: raise ValueError(f'engine must be one of {TEXT_ENGINES}, not {engine!r}')
+    _check_engine(engine)
     if engine == 'easyocr':
         try: import easyocr
         except ImportError as e:
@@ -282,6 +285,9 @@ def text_mask(shape, regions: list[dict], dilate: int | None = None) -> np.ndarr
 # %% ../nbs/01a_clean.ipynb #931cf0f3
 INPAINT_METHODS = ('telea', 'ns', 'lama')
 
+def _check_method(method: str):
+    if method not in INPAINT_METHODS: raise ValueError(f'method must be one of {INPAINT_METHODS}, not {method!r}')
+
 # %% ../nbs/01a_clean.ipynb #b5050b21
 @functools.lru_cache(maxsize=4)
 def _lama_model(path: str):
@@ -291,11 +297,14 @@ def _lama_model(path: str):
     import torch
     return 'torch', torch.jit.load(path, map_location='cpu').eval()
 
-def lama_inpaint(image: np.ndarray, mask: np.ndarray, checkpoint) -> np.ndarray:
-    "`image` filled in by LaMa on `mask` from a local TorchScript or ONNX `checkpoint` (RGB in [0, 1], mask 1 = fill)."
+def _check_lama(checkpoint):
     if not checkpoint: raise ValueError("method='lama' needs lama_checkpoint: the path of a local LaMa TorchScript "
                                        "(.pt) or ONNX (.onnx) file (nothing is downloaded); method='telea' or 'ns' "
                                        "needs none")
+
+def lama_inpaint(image: np.ndarray, mask: np.ndarray, checkpoint) -> np.ndarray:
+    "`image` filled in by LaMa on `mask` from a local TorchScript or ONNX `checkpoint` (RGB in [0, 1], mask 1 = fill)."
+    _check_lama(checkpoint)
     path = Path(checkpoint)
     if not path.is_file(): raise FileNotFoundError(f'no LaMa checkpoint at {path}')
     kind, model = _lama_model(str(path.resolve()))
@@ -327,7 +336,7 @@ def lama_inpaint(image: np.ndarray, mask: np.ndarray, checkpoint) -> np.ndarray:
 def inpaint(image, mask: np.ndarray, method: str = 'telea', radius: int = 5, lama_checkpoint=None) -> np.ndarray:
     ("`image` (uint8, grey or RGB) with its `mask` pixels filled in: 'telea' or 'ns' (OpenCV), or 'lama' (a local "
      "checkpoint).")
-    if method not in INPAINT_METHODS: raise ValueError(f'method must be one of {INPAINT_METHODS}, not {method!r}')
+    _check_method(method)
     img = _as_array(image)
     mask = np.asarray(mask, bool)
     if mask.shape != img.shape[:2]: raise ValueError(f'the mask is {mask.shape}, the image {img.shape[:2]}')
@@ -472,11 +481,8 @@ def clean_options(**kwargs) -> dict:
     unknown = set(kwargs) - {p.name for p in params}
     if unknown: raise TypeError(f'clean_image has no option {", ".join(sorted(unknown))}')
     o = {p.name: kwargs.get(p.name, p.default) for p in params}
-    if o['engine'] not in TEXT_ENGINES: raise ValueError(f"engine must be one of {TEXT_ENGINES}, not {o['engine']!r}")
-    if o['method'] not in INPAINT_METHODS:
-        raise ValueError(f"method must be one of {INPAINT_METHODS}, not {o['method']!r}")
-    if o['method'] == 'lama' and not o['lama_checkpoint']:
-        raise ValueError("method='lama' needs lama_checkpoint (a local LaMa TorchScript or ONNX file)")
+    _check_engine(o['engine']); _check_method(o['method'])
+    if o['method'] == 'lama': _check_lama(o['lama_checkpoint'])
     return dict(o, lama_checkpoint=str(o['lama_checkpoint']) if o['lama_checkpoint'] else None)
 
 # %% ../nbs/01a_clean.ipynb #97c950a4

@@ -153,7 +153,8 @@ class OnnxClassifier(RuntimeClassifier):
 def map_localizer(classifier: OnnxClassifier, threshold: float, min_area: int = 16):
     "A localizer for `inspect_images`: the boxes of the regions of the classifier's own map at or above `threshold`."
     def boxes(grid, im):
-        if grid.max() + 1e-5 * abs(grid.max()) < threshold: return []   # upsampling never exceeds the grid's max
+        top = float(grid.max())
+        if top + 1e-5 * abs(top) < threshold: return []   # upsampling never exceeds the grid's max
         return heat_boxes(to_image(grid, classifier.preprocess, im.size), threshold, min_area)
     def localize(images): return [boxes(g, im) for g, im in zip(classifier.map_grids(images), images)]
     localize.threshold, localize.min_area = threshold, min_area

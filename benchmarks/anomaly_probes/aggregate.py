@@ -11,7 +11,7 @@ import numpy as np, torch
 from PIL import Image
 from defect_nbs.core import find_magnetic_tile, BAD
 from defect_nbs.data import scan, usable, load_image
-from defect_nbs.anomaly import PatchCore, image_auroc
+from defect_nbs.anomaly import PatchCore, image_auroc, without_border
 torch.set_num_threads(2)
 
 FLIPS = {'none': None, 'mirror': Image.FLIP_LEFT_RIGHT, 'upside-down': Image.FLIP_TOP_BOTTOM}
@@ -21,10 +21,6 @@ def flip_maps(det, images, how):
     if how is None: return det.score(images)[1]
     maps = det.score([im.transpose(how) for im in images])[1]
     return [np.fliplr(m) if how == Image.FLIP_LEFT_RIGHT else np.flipud(m) for m in maps]
-
-def inner(m, border):
-    b = int(round(border * max(m.shape)))
-    return m[b:m.shape[0] - b, b:m.shape[1] - b] if b and min(m.shape) > 2 * b else m
 
 AGGREGATES = {
     'max': lambda m: m.max(),
@@ -49,7 +45,7 @@ def main():
     for tta in maps['valid']:
         for agg, fn in AGGREGATES.items():
             for border in BORDERS:
-                auc = {s: image_auroc([fn(inner(m, border)) for m in maps[s][tta]], labels[s]) for s in ('valid', 'test')}
+                auc = {s: image_auroc([fn(without_border(m, border)) for m in maps[s][tta]], labels[s]) for s in ('valid', 'test')}
                 rows.append((tta, agg, border, auc['valid'], auc['test']))
     print(f"{'maps':18} {'image score':15} {'band':>5} {'valid':>6} {'test':>6}")
     for r in rows: print(f'{r[0]:18} {r[1]:15} {r[2]:5.2f} {r[3]:6.3f} {r[4]:6.3f}')
